@@ -1,0 +1,272 @@
+//! The command line (SPEC §1). Each command turns its arguments into options and calls the
+//! library; every fatal error becomes one `error: …` line naming the file, and exit status 1.
+//! Usage errors exit 2 (clap's own, and the few checks clap cannot express).
+
+use std::fs::{self, OpenOptions};
+use std::io::{self, IsTerminal, Read, Seek, SeekFrom};
+use std::path::{Path, PathBuf};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use clap::{Args, Parser, Subcommand};
+
+use crate::input::Input;
+use crate::pipeline::{self, RunError, RunOptions, RunStats};
+use crate::replay::ReplayStore;
+use crate::sink::Output;
+use crate::time::parse_now;
+
+/// fleet-attest: verify node-attestation evidence in bulk.
+#[derive(Parser, Debug)]
+#[command(name = "fleet-attest", version, about)]
+pub struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Verify evidence records and write one result per record, in input order.
+    Verify(VerifyArgs),
+    /// Write a synthetic fleet: config, keys, evidence and expected results.
+    Gen(crate::gen::GenArgs),
+    /// Measure the engine end to end against the crypto ceiling.
+    Bench(crate::bench::BenchArgs),
+}
+
+#[derive(Args, Debug)]
+struct VerifyArgs {
+    /// The TOML configuration.
+    #[arg(long, value_name = "FILE")]
+    config: PathBuf,
+    /// Evidence records, one per line (`-` for stdin).
+    #[arg(long, value_name = "FILE|-")]
+    input: PathBuf,
+    /// Where results go (`-` for stdout).
+    #[arg(long, value_name = "FILE|-", default_value = "-")]
+    output: PathBuf,
+    /// Also write the run's summary as JSON here.
+    #[arg(long, value_name = "FILE")]
+    summary: Option<PathBuf>,
+    /// Evaluation time: Unix seconds or RFC 3339 (default: the clock, read once).
+    #[arg(long, value_name = "UNIX_SECONDS|RFC3339", value_parser = parse_now)]
+    now: Option<i64>,
+    /// Worker threads (default: the number of cores).
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..))]
+    threads: Option<u16>,
+    /// Single-use state: loaded at start when the file exists, saved atomically at the end.
+    #[arg(long, value_name = "FILE")]
+    replay_state: Option<PathBuf>,
+    /// Continue an interrupted run whose --output FILE holds complete result lines.
+    #[arg(long)]
+    resume: bool,
+    /// Draw a progress bar (default when stderr is a terminal).
+    #[arg(long, overrides_with = "no_progress")]
+    progress: bool,
+    /// Never draw a progress bar.
+    #[arg(long)]
+    no_progress: bool,
+}
+
+/// A fatal error: a message for `error: …` and the exit status.
+pub struct Failure {
+    /// The message, naming the file and the problem.
+    pub message: String,
+    /// 1 for fatal errors, 2 for usage errors.
+    pub status: u8,
+}
+
+impl Failure {
+    /// A fatal error (exit 1).
+    pub fn fatal(message: impl Into<String>) -> Failure {
+        Failure {
+            message: message.into(),
+            status: 1,
+        }
+    }
+
+    /// A usage error (exit 2).
+    pub fn usage(message: impl Into<String>) -> Failure {
+        Failure {
+            message: message.into(),
+            status: 2,
+        }
+    }
+}
+
+/// Runs the command line; returns the process exit status.
+pub fn main() -> u8 {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Verify(args) => verify(args),
+        Command::Gen(args) => crate::gen::run(&args),
+        Command::Bench(args) => crate::bench::run(&args),
+    };
+    match result {
+        Ok(()) => 0,
+        Err(failure) => {
+            eprintln!("error: {}", failure.message);
+            failure.status
+        }
+    }
+}
+
+/// The number of cores, for `--threads` defaults.
+pub fn default_threads() -> usize {
+    std::thread::available_parallelism().map_or(1, usize::from)
+}
+
+/// The clock, read once.
+pub fn clock_now() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs() as i64)
+}
+
+fn verify(args: VerifyArgs) -> Result<(), Failure> {
+    let now = args.now.unwrap_or_else(clock_now);
+    let threads = args.threads.map_or_else(default_threads, usize::from);
+    let to_stdout = args.output == Path::new("-");
+    if args.resume && to_stdout {
+        return Err(Failure::usage(
+            "--resume needs --output FILE (it continues that file)",
+        ));
+    }
+    if args.input == Path::new("-") && args.resume {
+        return Err(Failure::usage(
+            "--resume needs --input FILE: stdin cannot be read again from the start",
+        ));
+    }
+
+    let verifier = crate::config::load(&args.config).map_err(Failure::fatal)?;
+    let input = Input::open(&args.input)
+        .map_err(|err| Failure::fatal(format!("{}: {err}", args.input.display())))?;
+    let store = match &args.replay_state {
+        Some(path) => ReplayStore::load(path, now).map_err(Failure::fatal)?,
+        None => ReplayStore::new(),
+    };
+    let output_name = args.output.display().to_string();
+    let out_err = |err: io::Error| Failure::fatal(format!("{output_name}: {err}"));
+    let (mut output, skip_records) = if to_stdout {
+        (Output::Stdout(io::stdout()), 0)
+    } else if args.resume && args.output.exists() {
+        let kept = keep_complete_lines(&args.output).map_err(out_err)?;
+        (Output::open(&args.output, true).map_err(out_err)?, kept)
+    } else {
+        (Output::open(&args.output, false).map_err(out_err)?, 0)
+    };
+
+    let progress = if args.no_progress {
+        false
+    } else {
+        args.progress || io::stderr().is_terminal()
+    };
+    let options = RunOptions {
+        threads,
+        now,
+        skip_records,
+        progress,
+    };
+    let stats =
+        pipeline::run(&verifier, &input, &mut output, &store, &options).map_err(
+            |err| match err {
+                RunError::Input(err) => Failure::fatal(format!("{}: {err}", args.input.display())),
+                RunError::Output(err) => out_err(err),
+            },
+        )?;
+    output.sync().map_err(out_err)?;
+    if skip_records > stats.records {
+        return Err(Failure::fatal(format!(
+            "{output_name}: holds {skip_records} results but the input has {} records; \
+             it is not the output of this input",
+            stats.records
+        )));
+    }
+    if let Some(path) = &args.replay_state {
+        store.save(path, now).map_err(Failure::fatal)?;
+    }
+    let summary = summary_json(&stats, threads, now);
+    if let Some(path) = &args.summary {
+        fs::write(path, format!("{summary}\n"))
+            .map_err(|err| Failure::fatal(format!("{}: {err}", path.display())))?;
+    }
+    eprintln!("{}", human_summary(&stats, threads, skip_records));
+    Ok(())
+}
+
+/// Drops a torn last line from an interrupted run's output; returns the complete lines kept.
+fn keep_complete_lines(path: &Path) -> io::Result<u64> {
+    let mut file = OpenOptions::new().read(true).write(true).open(path)?;
+    let mut block = vec![0u8; 1 << 20];
+    let mut lines = 0u64;
+    let mut offset = 0u64;
+    let mut complete_end = 0u64;
+    loop {
+        let n = match file.read(&mut block) {
+            Ok(0) => break,
+            Ok(n) => n,
+            Err(err) if err.kind() == io::ErrorKind::Interrupted => continue,
+            Err(err) => return Err(err),
+        };
+        for at in memchr::memchr_iter(b'\n', &block[..n]) {
+            lines += 1;
+            complete_end = offset + at as u64 + 1;
+        }
+        offset += n as u64;
+    }
+    if complete_end != offset {
+        file.set_len(complete_end)?;
+        file.sync_all()?;
+    }
+    file.seek(SeekFrom::End(0))?;
+    Ok(lines)
+}
+
+fn records_per_second(stats: &RunStats) -> f64 {
+    let secs = stats.elapsed.as_secs_f64();
+    if secs > 0.0 {
+        stats.records as f64 / secs
+    } else {
+        0.0
+    }
+}
+
+/// The `--summary` object (SPEC §1).
+pub fn summary_json(stats: &RunStats, threads: usize, now: i64) -> String {
+    serde_json::json!({
+        "records": stats.records,
+        "attested": stats.attested,
+        "rejected": stats.rejected,
+        "by_code": stats.by_code,
+        "elapsed_seconds": stats.elapsed.as_secs_f64(),
+        "records_per_second": records_per_second(stats),
+        "threads": threads,
+        "now": now,
+    })
+    .to_string()
+}
+
+fn human_summary(stats: &RunStats, threads: usize, resumed: u64) -> String {
+    let mut text = format!(
+        "fleet-attest: {} records: {} attested, {} rejected",
+        stats.records, stats.attested, stats.rejected
+    );
+    if !stats.by_code.is_empty() {
+        let codes: Vec<String> = stats
+            .by_code
+            .iter()
+            .map(|(code, n)| format!("{code} {n}"))
+            .collect();
+        text.push_str(&format!(" ({})", codes.join(", ")));
+    }
+    text.push_str(&format!(
+        "; {:.2}s, {:.0} records/s, {threads} threads",
+        stats.elapsed.as_secs_f64(),
+        records_per_second(stats)
+    ));
+    if resumed > 0 {
+        text.push_str(&format!(
+            "; resumed after {resumed} results already written"
+        ));
+    }
+    text
+}

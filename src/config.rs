@@ -1,0 +1,329 @@
+//! The TOML configuration (SPEC §2), validated whole at load into a [`Verifier`].
+//!
+//! Unknown keys and invalid values are errors; every error names the file and the key. Paths are
+//! relative to the config file's folder. Nothing that can be checked here is left to run time.
+
+use std::collections::BTreeMap;
+use std::fs;
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+
+use crate::join_token::JoinTokens;
+use crate::jwt::{self, ClaimRule, Issuer, JwtVerifier, SelectorClaims, SingleUse};
+use crate::keys::{load_jwks, Alg, JwksPolicy};
+use crate::selectors::AliasIndex;
+use crate::template::{is_valid_spiffe_path, Template};
+use crate::verifier::{Limits, Verifier};
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawConfig {
+    trust_domain: String,
+    #[serde(default)]
+    limits: RawLimits,
+    #[serde(default)]
+    jwt_issuer: Vec<RawIssuer>,
+    x509pop: Option<toml::Value>,
+    join_token: Option<RawJoinToken>,
+    #[serde(default)]
+    node_alias: Vec<RawAlias>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawLimits {
+    #[serde(default = "default_max_record_bytes")]
+    max_record_bytes: usize,
+    #[serde(default = "default_max_token_bytes")]
+    max_token_bytes: usize,
+    #[serde(default = "default_max_selectors")]
+    max_selectors: usize,
+}
+
+fn default_max_record_bytes() -> usize {
+    Limits::default().max_record_bytes
+}
+fn default_max_token_bytes() -> usize {
+    Limits::default().max_token_bytes
+}
+fn default_max_selectors() -> usize {
+    Limits::default().max_selectors
+}
+
+impl Default for RawLimits {
+    fn default() -> RawLimits {
+        let limits = Limits::default();
+        RawLimits {
+            max_record_bytes: limits.max_record_bytes,
+            max_token_bytes: limits.max_token_bytes,
+            max_selectors: limits.max_selectors,
+        }
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawIssuer {
+    name: String,
+    issuer: String,
+    jwks_path: PathBuf,
+    audiences: Vec<String>,
+    algorithms: Vec<String>,
+    #[serde(default = "default_leeway")]
+    leeway_seconds: i64,
+    max_lifetime_seconds: Option<i64>,
+    #[serde(default = "default_true")]
+    single_use: bool,
+    #[serde(default)]
+    required_claims: Vec<String>,
+    selector_claims: Option<Vec<String>>,
+    agent_path_template: Option<String>,
+    #[serde(default)]
+    claim_rules: BTreeMap<String, RawRule>,
+}
+
+fn default_leeway() -> i64 {
+    60
+}
+fn default_true() -> bool {
+    true
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawRule {
+    one_of: Option<Vec<String>>,
+    regex: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawJoinToken {
+    tokens_path: PathBuf,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawAlias {
+    spiffe_id: String,
+    selectors: Vec<String>,
+}
+
+/// Largest leeway accepted: a day. More would make `exp` meaningless.
+const MAX_LEEWAY_SECONDS: i64 = 86_400;
+
+/// Loads and validates a configuration file.
+pub fn load(path: &Path) -> Result<Verifier, String> {
+    let text = fs::read_to_string(path).map_err(|err| format!("{}: {err}", path.display()))?;
+    let base = path.parent().unwrap_or(Path::new("."));
+    from_str(&text, base).map_err(|err| format!("{}: {err}", path.display()))
+}
+
+/// Builds a verifier from TOML text; relative paths resolve against `base`.
+pub fn from_str(text: &str, base: &Path) -> Result<Verifier, String> {
+    let raw: RawConfig = toml::from_str(text).map_err(|err| {
+        let line = err
+            .span()
+            .map(|span| text[..span.start.min(text.len())].matches('\n').count() + 1);
+        let message = err.message().replace('\n', " ");
+        match line {
+            Some(line) => format!("line {line}: {message}"),
+            None => message,
+        }
+    })?;
+
+    let td = raw.trust_domain.as_str();
+    if td.is_empty()
+        || !td.bytes().all(|b| {
+            b.is_ascii_lowercase() || b.is_ascii_digit() || matches!(b, b'.' | b'-' | b'_')
+        })
+    {
+        return Err(format!(
+            "trust_domain {td:?} must be non-empty lowercase letters, digits, '.', '-', '_'"
+        ));
+    }
+
+    let limits = Limits {
+        max_record_bytes: raw.limits.max_record_bytes,
+        max_token_bytes: raw.limits.max_token_bytes,
+        max_selectors: raw.limits.max_selectors,
+    };
+    for (name, value) in [
+        ("max_record_bytes", limits.max_record_bytes),
+        ("max_token_bytes", limits.max_token_bytes),
+        ("max_selectors", limits.max_selectors),
+    ] {
+        if value == 0 {
+            return Err(format!("limits.{name} must be greater than 0"));
+        }
+    }
+
+    let mut issuers = Vec::with_capacity(raw.jwt_issuer.len());
+    for (n, issuer) in raw.jwt_issuer.into_iter().enumerate() {
+        let label = format!("jwt_issuer[{n}] ({:?})", issuer.name);
+        if issuers.iter().any(|i: &Issuer| *i.name == *issuer.name) {
+            return Err(format!("{label}.name: another issuer has this name"));
+        }
+        issuers.push(build_issuer(issuer, base).map_err(|err| format!("{label}.{err}"))?);
+    }
+    let jwt = JwtVerifier::new(issuers)?;
+
+    if raw.x509pop.is_some() {
+        return Err("[x509pop]: not supported by this build yet".into());
+    }
+
+    let join_tokens = match raw.join_token {
+        None => None,
+        Some(section) => {
+            let path = base.join(&section.tokens_path);
+            let text = fs::read_to_string(&path)
+                .map_err(|err| format!("join_token.tokens_path: {}: {err}", path.display()))?;
+            Some(
+                JoinTokens::parse(&text)
+                    .map_err(|err| format!("join_token.tokens_path: {}: {err}", path.display()))?,
+            )
+        }
+    };
+
+    let id_prefix = format!("spiffe://{td}/");
+    let mut aliases = Vec::with_capacity(raw.node_alias.len());
+    for (n, alias) in raw.node_alias.into_iter().enumerate() {
+        let path = alias
+            .spiffe_id
+            .strip_prefix(&id_prefix[..id_prefix.len() - 1]);
+        if !path.is_some_and(is_valid_spiffe_path) {
+            return Err(format!(
+                "node_alias[{n}].spiffe_id {:?} is not a SPIFFE ID in trust domain {td}",
+                alias.spiffe_id
+            ));
+        }
+        aliases.push((alias.spiffe_id, alias.selectors));
+    }
+    let aliases = AliasIndex::new(&aliases)?;
+
+    Ok(Verifier {
+        agent_prefix: format!("spiffe://{td}/spire/agent").into(),
+        trust_domain: td.into(),
+        limits,
+        jwt,
+        join_tokens,
+        x509pop: None,
+        aliases,
+    })
+}
+
+fn build_issuer(raw: RawIssuer, base: &Path) -> Result<Issuer, String> {
+    if raw.name.is_empty()
+        || !raw
+            .name
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_' || b == b'-')
+    {
+        return Err(format!("name: {:?} must match [a-z0-9_-]+", raw.name));
+    }
+    if raw.issuer.is_empty() {
+        return Err("issuer: must not be empty".into());
+    }
+    if raw.audiences.is_empty() || raw.audiences.iter().any(String::is_empty) {
+        return Err("audiences: must list at least one non-empty audience".into());
+    }
+    if raw.algorithms.is_empty() {
+        return Err("algorithms: must list at least one algorithm".into());
+    }
+    let mut algorithms = Vec::with_capacity(raw.algorithms.len());
+    for name in &raw.algorithms {
+        let alg = Alg::parse(name).ok_or_else(|| {
+            format!(
+                "algorithms: {name:?} is not one of {}",
+                Alg::ALL.map(|a| a.name()).join(", ")
+            )
+        })?;
+        if !algorithms.contains(&alg) {
+            algorithms.push(alg);
+        }
+    }
+    if !(0..=MAX_LEEWAY_SECONDS).contains(&raw.leeway_seconds) {
+        return Err(format!(
+            "leeway_seconds: {} is outside 0..={MAX_LEEWAY_SECONDS}",
+            raw.leeway_seconds
+        ));
+    }
+    if let Some(max) = raw.max_lifetime_seconds {
+        if max <= 0 {
+            return Err(format!("max_lifetime_seconds: {max} must be positive"));
+        }
+    }
+    let selector_claims = match raw.selector_claims.as_deref() {
+        None => SelectorClaims::All,
+        Some([star]) if star == "*" => SelectorClaims::All,
+        Some(names) => {
+            if names.iter().any(|n| n == "*" || n.is_empty()) {
+                return Err(
+                    "selector_claims: use [\"*\"] alone, or list claim names without \"*\"".into(),
+                );
+            }
+            SelectorClaims::Listed(names.iter().map(|n| n.as_str().into()).collect())
+        }
+    };
+    let mut claim_rules = Vec::with_capacity(raw.claim_rules.len());
+    for (claim, rule) in raw.claim_rules {
+        let rule = match (rule.one_of, rule.regex) {
+            (Some(values), None) if !values.is_empty() => {
+                ClaimRule::OneOf(values.into_iter().map(Into::into).collect())
+            }
+            (None, Some(pattern)) => ClaimRule::Regex(
+                regex::RegexBuilder::new(&pattern)
+                    .size_limit(1 << 20)
+                    .build()
+                    .map_err(|err| {
+                        format!(
+                            "claim_rules.{claim}.regex: {}",
+                            err.to_string().replace('\n', " ")
+                        )
+                    })?,
+            ),
+            _ => {
+                return Err(format!(
+                    "claim_rules.{claim}: give exactly one of one_of (non-empty) or regex"
+                ))
+            }
+        };
+        claim_rules.push((claim.into(), rule));
+    }
+    let template_text = raw
+        .agent_path_template
+        .as_deref()
+        .unwrap_or(jwt::DEFAULT_TEMPLATE);
+    let template = Template::compile(template_text, jwt::TEMPLATE_ROOTS)
+        .map_err(|err| format!("agent_path_template: {err}"))?;
+
+    let jwks_path = base.join(&raw.jwks_path);
+    let jwks = fs::read_to_string(&jwks_path)
+        .map_err(|err| format!("jwks_path: {}: {err}", jwks_path.display()))?;
+    let keys = load_jwks(
+        &jwks,
+        &JwksPolicy {
+            algorithms: &algorithms,
+        },
+    )
+    .map_err(|err| format!("jwks_path: {}: {err}", jwks_path.display()))?;
+    Ok(Issuer {
+        name: raw.name.into(),
+        issuer: raw.issuer.into(),
+        audiences: raw.audiences.into_iter().map(Into::into).collect(),
+        algorithms,
+        leeway: raw.leeway_seconds,
+        max_lifetime: raw.max_lifetime_seconds,
+        single_use: if raw.single_use {
+            SingleUse::Required
+        } else {
+            SingleUse::Off
+        },
+        required_claims: raw.required_claims.into_iter().map(Into::into).collect(),
+        selector_claims,
+        claim_rules,
+        template,
+        keys,
+    })
+}

@@ -1,0 +1,342 @@
+//! Borrowed JSON views over a simd-json tape, for JWS headers and JWT claims.
+//!
+//! simd-json parses a buffer in place into a flat tape of nodes; [`Json`] walks that tape without
+//! building a tree. simd-json keeps the last of duplicate members silently, so
+//! [`first_duplicate_key`] scans every object on the tape once to refuse them (SPEC §5).
+
+use std::fmt::Write as _;
+
+use simd_json::{Node, StaticNode};
+
+/// Deepest object/array nesting accepted in claims; a bound for the recursive walks.
+pub const MAX_DEPTH: usize = 32;
+
+/// Reusable parse buffers (one set per worker thread).
+#[derive(Default)]
+pub struct JsonBuffers {
+    buffers: simd_json::Buffers,
+}
+
+impl JsonBuffers {
+    /// Parses `input` (modified in place) into a tape.
+    pub fn parse<'i>(&mut self, input: &'i mut [u8]) -> Result<simd_json::Tape<'i>, String> {
+        simd_json::to_tape_with_buffers(input, &mut self.buffers).map_err(|err| err.to_string())
+    }
+}
+
+/// A JSON value on a tape.
+#[derive(Clone, Copy)]
+pub struct Json<'t, 'i> {
+    nodes: &'t [Node<'i>],
+}
+
+/// A JSON number as parsed.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Number {
+    /// A negative integer.
+    Int(i64),
+    /// A non-negative integer.
+    UInt(u64),
+    /// A number written with a fraction or exponent.
+    Float(f64),
+}
+
+impl Number {
+    /// The value as f64 (integers beyond 2^53 round).
+    pub fn as_f64(self) -> f64 {
+        match self {
+            Number::Int(v) => v as f64,
+            Number::UInt(v) => v as f64,
+            Number::Float(v) => v,
+        }
+    }
+
+    /// Appends the selector form: integers in decimal, other numbers in their shortest
+    /// round-trip form (a float with an integral value below 2^53 prints as an integer).
+    pub fn render(self, out: &mut String) {
+        match self {
+            Number::Int(v) => {
+                let _ = write!(out, "{v}");
+            }
+            Number::UInt(v) => {
+                let _ = write!(out, "{v}");
+            }
+            Number::Float(v) if v.fract() == 0.0 && v.abs() < 9_007_199_254_740_992.0 => {
+                let _ = write!(out, "{}", v as i64);
+            }
+            Number::Float(v) => {
+                // serde_json formats floats with ryu: shortest round trip, exponent when long.
+                out.push_str(
+                    &serde_json::Number::from_f64(v)
+                        .map_or_else(|| v.to_string(), |n| n.to_string()),
+                );
+            }
+        }
+    }
+}
+
+/// The kind of a JSON value.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Kind {
+    /// `null`.
+    Null,
+    /// `true`/`false`.
+    Bool,
+    /// A number.
+    Number,
+    /// A string.
+    String,
+    /// An array.
+    Array,
+    /// An object.
+    Object,
+}
+
+/// The number of tape nodes a value occupies, itself included.
+fn span(node: &Node<'_>) -> usize {
+    match node {
+        Node::Object { count, .. } | Node::Array { count, .. } => count + 1,
+        _ => 1,
+    }
+}
+
+impl<'t, 'i> Json<'t, 'i> {
+    /// The root value of a tape.
+    pub fn root(tape: &'t simd_json::Tape<'i>) -> Json<'t, 'i> {
+        Json { nodes: &tape.0 }
+    }
+
+    fn head(&self) -> Option<&'t Node<'i>> {
+        self.nodes.first()
+    }
+
+    /// The value's kind.
+    pub fn kind(&self) -> Kind {
+        match self.head() {
+            Some(Node::String(_)) => Kind::String,
+            Some(Node::Object { .. }) => Kind::Object,
+            Some(Node::Array { .. }) => Kind::Array,
+            Some(Node::Static(StaticNode::Bool(_))) => Kind::Bool,
+            Some(Node::Static(StaticNode::Null)) | None => Kind::Null,
+            Some(Node::Static(_)) => Kind::Number,
+        }
+    }
+
+    /// The string, if this is one.
+    pub fn as_str(&self) -> Option<&'i str> {
+        match self.head() {
+            Some(Node::String(s)) => Some(s),
+            _ => None,
+        }
+    }
+
+    /// The number, if this is one.
+    pub fn as_number(&self) -> Option<Number> {
+        match self.head() {
+            Some(Node::Static(StaticNode::I64(v))) => Some(if *v < 0 {
+                Number::Int(*v)
+            } else {
+                Number::UInt(*v as u64)
+            }),
+            Some(Node::Static(StaticNode::U64(v))) => Some(Number::UInt(*v)),
+            Some(Node::Static(StaticNode::F64(v))) => Some(Number::Float(*v)),
+            _ => None,
+        }
+    }
+
+    /// The boolean, if this is one.
+    pub fn as_bool(&self) -> Option<bool> {
+        match self.head() {
+            Some(Node::Static(StaticNode::Bool(b))) => Some(*b),
+            _ => None,
+        }
+    }
+
+    /// The members of an object, in document order (empty for non-objects).
+    pub fn members(&self) -> Members<'t, 'i> {
+        match self.head() {
+            Some(Node::Object { len, .. }) => Members {
+                rest: self.nodes.get(1..).unwrap_or(&[]),
+                left: *len,
+            },
+            _ => Members { rest: &[], left: 0 },
+        }
+    }
+
+    /// The elements of an array (empty for non-arrays).
+    pub fn elements(&self) -> Elements<'t, 'i> {
+        match self.head() {
+            Some(Node::Array { len, .. }) => Elements {
+                rest: self.nodes.get(1..).unwrap_or(&[]),
+                left: *len,
+            },
+            _ => Elements { rest: &[], left: 0 },
+        }
+    }
+
+    /// The member named `key` of an object.
+    pub fn get(&self, key: &str) -> Option<Json<'t, 'i>> {
+        self.members().find(|(k, _)| *k == key).map(|(_, v)| v)
+    }
+
+    /// Appends a scalar in selector form (strings as they are); `false` for non-scalars and null.
+    pub fn render_scalar(&self, out: &mut String) -> bool {
+        match self.head() {
+            Some(Node::String(s)) => out.push_str(s),
+            Some(Node::Static(StaticNode::Bool(b))) => {
+                out.push_str(if *b { "true" } else { "false" })
+            }
+            _ => match self.as_number() {
+                Some(n) => n.render(out),
+                None => return false,
+            },
+        }
+        true
+    }
+}
+
+/// Iterator over an object's members.
+pub struct Members<'t, 'i> {
+    rest: &'t [Node<'i>],
+    left: usize,
+}
+
+impl<'t, 'i> Iterator for Members<'t, 'i> {
+    type Item = (&'i str, Json<'t, 'i>);
+
+    fn next(&mut self) -> Option<Self::Item> {
+        if self.left == 0 {
+            return None;
+        }
+        self.left -= 1;
+        let Some((Node::String(key), after)) = self.rest.split_first() else {
+            self.left = 0;
+            return None;
+        };
+        let len = span(after.first()?).min(after.len());
+        let (value, rest) = after.split_at(len);
+        self.rest = rest;
+        Some((key, Json { nodes: value }))
+    }
+}
+
+/// Iterator over an array's elements.
+pub struct Elements<'t, 'i> {
+    rest: &'t [Node<'i>],
+    left: usize,
+}
+
+impl<'t, 'i> Iterator for Elements<'t, 'i> {
+    type Item = Json<'t, 'i>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        if self.left == 0 {
+            return None;
+        }
+        self.left -= 1;
+        let len = span(self.rest.first()?).min(self.rest.len());
+        let (value, rest) = self.rest.split_at(len);
+        self.rest = rest;
+        Some(Json { nodes: value })
+    }
+}
+
+/// The first member name that occurs twice in any object on the tape, if any.
+pub fn first_duplicate_key<'i>(tape: &simd_json::Tape<'i>) -> Option<&'i str> {
+    let nodes = &tape.0;
+    let mut keys: Vec<&'i str> = Vec::new();
+    for at in 0..nodes.len() {
+        if let Node::Object { len, .. } = nodes[at] {
+            if len < 2 {
+                continue;
+            }
+            keys.clear();
+            keys.extend(
+                Json {
+                    nodes: &nodes[at..],
+                }
+                .members()
+                .map(|(k, _)| k),
+            );
+            keys.sort_unstable();
+            if let Some(pair) = keys.windows(2).find(|w| w[0] == w[1]) {
+                return Some(pair[0]);
+            }
+        }
+    }
+    None
+}
+
+/// The deepest nesting of objects and arrays on the tape (0 for a scalar).
+pub fn depth(tape: &simd_json::Tape<'_>) -> usize {
+    // Each container closes after `span` nodes; a stack of end positions gives the depth.
+    let mut ends: Vec<usize> = Vec::new();
+    let mut deepest = 0;
+    for (at, node) in tape.0.iter().enumerate() {
+        while ends.last().is_some_and(|&end| end <= at) {
+            ends.pop();
+        }
+        if let Node::Object { .. } | Node::Array { .. } = node {
+            ends.push(at + span(node));
+            deepest = deepest.max(ends.len());
+        }
+    }
+    deepest
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn with_tape<R>(text: &str, f: impl FnOnce(&simd_json::Tape<'_>) -> R) -> R {
+        let mut bytes = text.as_bytes().to_vec();
+        let mut buffers = JsonBuffers::default();
+        let tape = buffers.parse(&mut bytes).unwrap();
+        f(&tape)
+    }
+
+    #[test]
+    fn walks_members_and_elements() {
+        with_tape(r#"{"a":[1,{"b":true}],"c":"x","d":null}"#, |tape| {
+            let root = Json::root(tape);
+            let names: Vec<_> = root.members().map(|(k, _)| k).collect();
+            assert_eq!(names, ["a", "c", "d"]);
+            let a = root.get("a").unwrap();
+            assert_eq!(a.elements().count(), 2);
+            assert_eq!(root.get("c").unwrap().as_str(), Some("x"));
+            assert_eq!(root.get("d").unwrap().kind(), Kind::Null);
+            assert_eq!(depth(tape), 3);
+        });
+    }
+
+    #[test]
+    fn finds_duplicates_at_any_depth() {
+        with_tape(r#"{"a":1,"b":2}"#, |t| {
+            assert_eq!(first_duplicate_key(t), None)
+        });
+        with_tape(r#"{"a":1,"b":2,"a":3}"#, |t| {
+            assert_eq!(first_duplicate_key(t), Some("a"))
+        });
+        with_tape(r#"{"x":[{"k":1,"k":2}]}"#, |t| {
+            assert_eq!(first_duplicate_key(t), Some("k"))
+        });
+    }
+
+    #[test]
+    fn renders_numbers_as_the_spec_says() {
+        let render = |n: Number| {
+            let mut s = String::new();
+            n.render(&mut s);
+            s
+        };
+        assert_eq!(
+            render(Number::UInt(18_446_744_073_709_551_615)),
+            "18446744073709551615"
+        );
+        assert_eq!(render(Number::Int(-3)), "-3");
+        assert_eq!(render(Number::Float(1.5)), "1.5");
+        assert_eq!(render(Number::Float(3.0)), "3");
+        assert_eq!(render(Number::Float(0.1)), "0.1");
+        assert_eq!(render(Number::Float(1e300)), "1e+300");
+    }
+}

@@ -1,0 +1,370 @@
+//! JWT claims: registered-claim checks, claim rules, selectors and the agent path.
+
+use regex::Regex;
+
+use super::{Issuer, JwtOutput, SelectorClaims, SingleUse};
+use crate::error::{clip, Rejection};
+use crate::json::{depth, first_duplicate_key, Json, Kind, MAX_DEPTH};
+use crate::selectors::SelectorSet;
+use crate::template::{is_valid_spiffe_path, Fields};
+
+/// A rule a claim must satisfy (`[jwt_issuer.claim_rules]`).
+#[derive(Clone, Debug)]
+pub enum ClaimRule {
+    /// The claim's value (each element, for an array) is one of these strings.
+    OneOf(Vec<Box<str>>),
+    /// The claim's value (each element, for an array) matches this regex (unanchored, as Go's
+    /// `regexp.MatchString`; anchor it with `^...$`).
+    Regex(Regex),
+}
+
+impl ClaimRule {
+    fn describe(&self) -> String {
+        match self {
+            ClaimRule::OneOf(values) => format!(
+                "must be one of [{}]",
+                values
+                    .iter()
+                    .map(|v| format!("{v:?}"))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+            ClaimRule::Regex(re) => format!("must match /{}/", re.as_str()),
+        }
+    }
+
+    fn accepts(&self, value: &str) -> bool {
+        match self {
+            ClaimRule::OneOf(values) => values.iter().any(|v| v.as_ref() == value),
+            ClaimRule::Regex(re) => re.is_match(value),
+        }
+    }
+}
+
+/// Claims never turned into selectors by `selector_claims = ["*"]`.
+const NOT_SELECTORS: &[&str] = &["exp", "nbf", "iat", "jti"];
+
+fn invalid(reason: String) -> Rejection {
+    Rejection::InvalidClaims { reason }
+}
+
+fn missing(claim: &str) -> Rejection {
+    Rejection::MissingClaim {
+        claim: claim.into(),
+    }
+}
+
+/// Reads a NumericDate claim: absent is `None`, a non-number is invalid.
+fn numeric_date(claims: &Json<'_, '_>, name: &str) -> Result<Option<f64>, Rejection> {
+    match claims.get(name) {
+        None => Ok(None),
+        Some(value) => value
+            .as_number()
+            .map(|n| Some(n.as_f64()))
+            .ok_or_else(|| invalid(format!("{name} is not a number (a NumericDate)"))),
+    }
+}
+
+fn string_claim<'i>(claims: &Json<'_, 'i>, name: &str) -> Result<Option<&'i str>, Rejection> {
+    match claims.get(name) {
+        None => Ok(None),
+        Some(value) => value
+            .as_str()
+            .map(Some)
+            .ok_or_else(|| invalid(format!("{name} is not a string"))),
+    }
+}
+
+/// Checks the claims on `tape` for `issuer` and, when they pass, fills `out`.
+/// Returns the replay key's expiry (Unix seconds) for single-use issuers.
+pub(super) fn check(
+    issuer: &Issuer,
+    tape: &simd_json::Tape<'_>,
+    now: i64,
+    trust_domain: &str,
+    max_selectors: usize,
+    out: JwtOutput<'_>,
+) -> Result<Option<i64>, Rejection> {
+    let claims = Json::root(tape);
+    if claims.kind() != Kind::Object {
+        return Err(invalid("the payload is not a JSON object".into()));
+    }
+    if let Some(key) = first_duplicate_key(tape) {
+        return Err(invalid(format!("member {:?} appears twice", clip(key))));
+    }
+    if depth(tape) > MAX_DEPTH {
+        return Err(invalid(format!("nested deeper than {MAX_DEPTH} levels")));
+    }
+
+    // Types first: a claim of the wrong type is never compared.
+    let iss = string_claim(&claims, "iss")?;
+    let sub = string_claim(&claims, "sub")?;
+    let jti = string_claim(&claims, "jti")?;
+    let exp = numeric_date(&claims, "exp")?;
+    let nbf = numeric_date(&claims, "nbf")?;
+    let iat = numeric_date(&claims, "iat")?;
+    let aud = claims.get("aud");
+    if let Some(aud) = aud {
+        let ok = match aud.kind() {
+            Kind::String => true,
+            Kind::Array => aud.elements().all(|e| e.kind() == Kind::String),
+            _ => false,
+        };
+        if !ok {
+            return Err(invalid(
+                "aud is neither a string nor an array of strings".into(),
+            ));
+        }
+    }
+
+    let iss = iss.ok_or_else(|| missing("iss"))?;
+    if iss != issuer.issuer.as_ref() {
+        return Err(Rejection::WrongIssuer {
+            got: clip(iss),
+            want: issuer.issuer.to_string(),
+        });
+    }
+    let leeway = issuer.leeway;
+    let now_f = now as f64;
+    let exp = exp.ok_or_else(|| missing("exp"))?;
+    if exp < now_f - leeway as f64 {
+        return Err(Rejection::Expired { exp, now, leeway });
+    }
+    if let Some(nbf) = nbf {
+        if nbf > now_f + leeway as f64 {
+            return Err(Rejection::NotYetValid { nbf, now, leeway });
+        }
+    }
+    if let Some(iat) = iat {
+        if iat > now_f + leeway as f64 {
+            return Err(Rejection::IssuedInFuture { iat, now, leeway });
+        }
+    }
+    if let Some(max) = issuer.max_lifetime {
+        let iat = iat.ok_or_else(|| missing("iat"))?;
+        let lifetime = exp - iat;
+        if lifetime > max as f64 {
+            return Err(Rejection::LifetimeTooLong { lifetime, max });
+        }
+    }
+    let aud = aud.ok_or_else(|| missing("aud"))?;
+    let accepted = |a: &str| issuer.audiences.iter().any(|want| want.as_ref() == a);
+    let aud_ok = match aud.as_str() {
+        Some(one) => accepted(one),
+        None => aud.elements().filter_map(|e| e.as_str()).any(accepted),
+    };
+    if !aud_ok {
+        let got = match aud.as_str() {
+            Some(one) => format!("{:?}", clip(one)),
+            None => clip(&format!(
+                "[{}]",
+                aud.elements()
+                    .filter_map(|e| e.as_str())
+                    .map(|a| format!("{a:?}"))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            )),
+        };
+        return Err(Rejection::AudienceMismatch {
+            got,
+            want: format!("{:?}", issuer.audiences),
+        });
+    }
+    for name in &issuer.required_claims {
+        if claims.get(name).is_none() {
+            return Err(missing(name));
+        }
+    }
+    let replay_expiry = match issuer.single_use {
+        SingleUse::Off => None,
+        SingleUse::Required => {
+            let jti = jti.ok_or_else(|| missing("jti"))?;
+            if jti.is_empty() {
+                return Err(invalid("jti is empty".into()));
+            }
+            out.replay_key.clear();
+            out.replay_key.push_str("jwt:");
+            out.replay_key.push_str(&issuer.name);
+            out.replay_key.push(':');
+            out.replay_key.push_str(jti);
+            // exp is finite and checked above to be no earlier than now - leeway.
+            Some((exp.floor() as i64).saturating_add(leeway))
+        }
+    };
+    for (name, rule) in &issuer.claim_rules {
+        check_rule(&claims, name, rule)?;
+    }
+
+    build_selectors(issuer, &claims, out.selectors)?;
+    if out.selectors.len() > max_selectors {
+        return Err(Rejection::TooManySelectors {
+            count: out.selectors.len(),
+            max: max_selectors,
+        });
+    }
+
+    let fields = JwtFields {
+        issuer,
+        subject: sub,
+        trust_domain,
+        claims,
+    };
+    out.agent_path.clear();
+    issuer
+        .template
+        .render(&fields, out.agent_path)
+        .map_err(|reason| Rejection::TemplateError { reason })?;
+    if !is_valid_spiffe_path(out.agent_path) {
+        return Err(Rejection::TemplateError {
+            reason: format!(
+                "rendered path {:?} is not a valid SPIFFE ID path",
+                clip(out.agent_path)
+            ),
+        });
+    }
+    Ok(replay_expiry)
+}
+
+fn check_rule(claims: &Json<'_, '_>, name: &str, rule: &ClaimRule) -> Result<(), Rejection> {
+    let failed = |found: String| Rejection::ClaimRuleFailed {
+        claim: name.into(),
+        reason: format!("{}; found {found}", rule.describe()),
+    };
+    let value = claims
+        .get(name)
+        .ok_or_else(|| failed("no such claim".into()))?;
+    let mut text = String::new();
+    let mut check_one = |v: Json<'_, '_>| -> Result<(), Rejection> {
+        text.clear();
+        if !v.render_scalar(&mut text) {
+            return Err(failed(format!("a {:?} value", v.kind()).to_lowercase()));
+        }
+        if !rule.accepts(&text) {
+            return Err(failed(format!("{:?}", clip(&text))));
+        }
+        Ok(())
+    };
+    if value.kind() == Kind::Array {
+        if value.elements().next().is_none() {
+            return Err(failed("an empty array".into()));
+        }
+        value.elements().try_for_each(check_one)
+    } else {
+        check_one(value)
+    }
+}
+
+fn build_selectors(
+    issuer: &Issuer,
+    claims: &Json<'_, '_>,
+    selectors: &mut SelectorSet,
+) -> Result<(), Rejection> {
+    selectors.clear();
+    let mut name = String::new();
+    match &issuer.selector_claims {
+        SelectorClaims::All => {
+            for (key, value) in claims.members() {
+                if !NOT_SELECTORS.contains(&key) {
+                    name.clear();
+                    name.push_str(key);
+                    add_selectors(&mut name, value, selectors);
+                }
+            }
+        }
+        SelectorClaims::Listed(names) => {
+            for key in names {
+                if let Some(value) = claims.get(key) {
+                    name.clear();
+                    name.push_str(key);
+                    add_selectors(&mut name, value, selectors);
+                }
+            }
+        }
+    }
+    selectors.sort_dedup();
+    Ok(())
+}
+
+/// Adds `jwt:<name>:<value>` selectors for one claim: scalars as they render, null skipped,
+/// arrays element by element, objects flattened with `.` (depth is bounded by MAX_DEPTH).
+fn add_selectors(name: &mut String, value: Json<'_, '_>, selectors: &mut SelectorSet) {
+    match value.kind() {
+        Kind::Null => {}
+        Kind::Array => {
+            for element in value.elements() {
+                add_selectors(name, element, selectors);
+            }
+        }
+        Kind::Object => {
+            let base = name.len();
+            for (key, member) in value.members() {
+                name.truncate(base);
+                name.push('.');
+                name.push_str(key);
+                add_selectors(name, member, selectors);
+            }
+            name.truncate(base);
+        }
+        Kind::String | Kind::Number | Kind::Bool => {
+            selectors.push_with(|buf| {
+                buf.push_str("jwt:");
+                buf.push_str(name);
+                buf.push(':');
+                value.render_scalar(buf);
+            });
+        }
+    }
+}
+
+/// Template fields of a JWT record.
+struct JwtFields<'a, 't, 'i> {
+    issuer: &'a Issuer,
+    subject: Option<&'i str>,
+    trust_domain: &'a str,
+    claims: Json<'t, 'i>,
+}
+
+impl Fields for JwtFields<'_, '_, '_> {
+    fn lookup(&self, path: &[Box<str>], out: &mut String) -> Result<(), String> {
+        let scalar = |value: &str, out: &mut String| {
+            if path.len() > 1 {
+                return Err(format!(
+                    ".{} is a string; it has no field .{}",
+                    path[0], path[1]
+                ));
+            }
+            out.push_str(value);
+            Ok(())
+        };
+        match path[0].as_ref() {
+            "PluginName" => scalar("jwt", out),
+            "IssuerName" => scalar(&self.issuer.name, out),
+            "Issuer" => scalar(&self.issuer.issuer, out),
+            "TrustDomain" => scalar(self.trust_domain, out),
+            "Subject" => match self.subject {
+                Some(sub) => scalar(sub, out),
+                None => Err("the token has no sub for .Subject".into()),
+            },
+            "Claims" => {
+                let mut value = self.claims;
+                for (depth, key) in path.iter().enumerate().skip(1) {
+                    if value.kind() != Kind::Object {
+                        return Err(format!(".{} is not an object", path[..depth].join(".")));
+                    }
+                    value = value.get(key).ok_or_else(|| {
+                        format!(
+                            "map has no entry for key {:?} (.{})",
+                            key,
+                            path[..=depth].join(".")
+                        )
+                    })?;
+                }
+                if path.len() == 1 || !value.render_scalar(out) {
+                    return Err(format!(".{} is not a scalar", path.join(".")));
+                }
+                Ok(())
+            }
+            other => Err(format!("no field .{other}")),
+        }
+    }
+}

@@ -1,0 +1,296 @@
+//! JWT node attestation: the attestor SPIRE never shipped (spiffe/spire#5647).
+//!
+//! Order of checks (SPEC §5), so that nothing from the payload is trusted before the signature:
+//! 1. size, structure, canonical base64url, protected header (`decode`);
+//! 2. key selection: by `kid` when present (the payload is not even decoded yet); without a `kid`,
+//!    the unverified `iss` picks the issuer, which must have exactly one key for `alg`;
+//! 3. the signature (`signature`);
+//! 4. claims, then selectors and the agent path (`claims`, `policy`).
+
+mod claims;
+pub mod jws;
+
+use std::collections::HashMap;
+
+use crate::error::{clip, Rejection};
+use crate::json::{Json, JsonBuffers};
+use crate::keys::{Alg, VerifyKey};
+use crate::template::Template;
+
+pub use claims::ClaimRule;
+
+/// Which claims become selectors.
+#[derive(Clone, Debug)]
+pub enum SelectorClaims {
+    /// Every claim but `exp`, `nbf`, `iat`, `jti`.
+    All,
+    /// Only the listed top-level claims.
+    Listed(Vec<Box<str>>),
+}
+
+/// Whether each token may attest once.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SingleUse {
+    /// `jti` required; each `(issuer, jti)` attests once.
+    Required,
+    /// Tokens may be presented many times.
+    Off,
+}
+
+/// One configured JWT issuer, compiled.
+#[derive(Debug)]
+pub struct Issuer {
+    /// `name`: `[a-z0-9_-]+`, `.IssuerName` in templates.
+    pub name: Box<str>,
+    /// `issuer`: the exact `iss`.
+    pub issuer: Box<str>,
+    /// Accepted audiences.
+    pub audiences: Vec<Box<str>>,
+    /// Allowed algorithms.
+    pub algorithms: Vec<Alg>,
+    /// Leeway for `exp`, `nbf`, `iat`, in seconds.
+    pub leeway: i64,
+    /// Largest `exp - iat`.
+    pub max_lifetime: Option<i64>,
+    /// Single-use policy.
+    pub single_use: SingleUse,
+    /// Claims that must be present.
+    pub required_claims: Vec<Box<str>>,
+    /// Claims that become selectors.
+    pub selector_claims: SelectorClaims,
+    /// Rules claims must satisfy.
+    pub claim_rules: Vec<(Box<str>, ClaimRule)>,
+    /// The agent path template.
+    pub template: Template,
+    /// The issuer's keys.
+    pub keys: Vec<VerifyKey>,
+}
+
+/// The template fields a JWT issuer provides.
+pub const TEMPLATE_ROOTS: &[&str] = &[
+    "PluginName",
+    "IssuerName",
+    "Issuer",
+    "Subject",
+    "TrustDomain",
+    "Claims",
+];
+
+/// The default JWT agent path template.
+pub const DEFAULT_TEMPLATE: &str = "/{{ .PluginName }}/{{ .IssuerName }}/{{ .Subject }}";
+
+/// All JWT issuers, with their lookup tables.
+#[derive(Debug, Default)]
+pub struct JwtVerifier {
+    issuers: Vec<Issuer>,
+    by_kid: HashMap<Box<str>, (usize, usize)>,
+    by_iss: HashMap<Box<str>, usize>,
+}
+
+/// Per-worker buffers for JWT verification.
+#[derive(Default)]
+pub struct JwtScratch {
+    header: Vec<u8>,
+    payload: Vec<u8>,
+    signature: Vec<u8>,
+    json: JsonBuffers,
+}
+
+/// What a verified JWT yields; the caller provides the buffers.
+pub struct JwtOutput<'o> {
+    /// Receives the selectors.
+    pub selectors: &'o mut crate::selectors::SelectorSet,
+    /// Receives the agent path (to append to `spiffe://<td>/spire/agent`).
+    pub agent_path: &'o mut String,
+    /// Receives the single-use key when the issuer is single use.
+    pub replay_key: &'o mut String,
+}
+
+/// Limits that apply to JWTs.
+#[derive(Clone, Copy, Debug)]
+pub struct JwtLimits {
+    /// Longest compact token, in bytes.
+    pub max_token_bytes: usize,
+    /// Most selectors one record may produce.
+    pub max_selectors: usize,
+}
+
+impl JwtVerifier {
+    /// Builds the lookup tables. `kid`s must be unique across issuers, and `issuer` values too.
+    pub fn new(issuers: Vec<Issuer>) -> Result<JwtVerifier, String> {
+        let mut by_kid = HashMap::new();
+        let mut by_iss = HashMap::new();
+        for (i, issuer) in issuers.iter().enumerate() {
+            if let Some(other) = by_iss.insert(issuer.issuer.clone(), i) {
+                return Err(format!(
+                    "jwt_issuer {:?} and {:?} have the same issuer {:?}",
+                    issuers[other].name, issuer.name, issuer.issuer
+                ));
+            }
+            for (k, key) in issuer.keys.iter().enumerate() {
+                if let Some(kid) = key.kid() {
+                    if let Some((other, _)) = by_kid.insert(kid.into(), (i, k)) {
+                        return Err(format!(
+                            "kid {kid:?} is in the keys of both jwt_issuer {:?} and {:?}; \
+                             a kid must name one key",
+                            issuers[other].name, issuer.name
+                        ));
+                    }
+                }
+            }
+        }
+        Ok(JwtVerifier {
+            issuers,
+            by_kid,
+            by_iss,
+        })
+    }
+
+    /// The configured issuers.
+    pub fn issuers(&self) -> &[Issuer] {
+        &self.issuers
+    }
+
+    /// Verifies one compact JWT. On success, fills `out` and returns the issuer and the replay
+    /// key's expiry (when single use).
+    pub fn verify(
+        &self,
+        token: &str,
+        now: i64,
+        trust_domain: &str,
+        limits: JwtLimits,
+        scratch: &mut JwtScratch,
+        out: JwtOutput<'_>,
+    ) -> Result<Option<i64>, Rejection> {
+        if token.len() > limits.max_token_bytes {
+            return Err(Rejection::TokenTooLarge {
+                len: token.len(),
+                max: limits.max_token_bytes,
+            });
+        }
+        let compact = jws::split(token)?;
+        let JwtScratch {
+            header,
+            payload,
+            signature,
+            json,
+        } = scratch;
+        jws::decode_b64url(compact.header, "header", header)?;
+        let parsed = jws::parse_header(header, json)?;
+        let alg = parsed.alg;
+
+        // Key selection. With a kid the payload stays untouched until the signature verifies.
+        match parsed.kid {
+            Some(kid) => {
+                let &(i, k) = self.by_kid.get(kid).ok_or_else(|| Rejection::UnknownKey {
+                    reason: format!("kid {:?} is not in any configured JWK Set", clip(kid)),
+                })?;
+                let issuer = &self.issuers[i];
+                let key = &issuer.keys[k];
+                check_alg(issuer, key, alg)?;
+                verify_signature(issuer, key, alg, &compact, signature)?;
+                jws::decode_b64url(compact.payload, "payload", payload)?;
+                let tape = json
+                    .parse(payload)
+                    .map_err(|err| Rejection::InvalidClaims {
+                        reason: format!("the payload is not JSON: {err}"),
+                    })?;
+                claims::check(issuer, &tape, now, trust_domain, limits.max_selectors, out)
+            }
+            None => {
+                jws::decode_b64url(compact.payload, "payload", payload)?;
+                let tape = json
+                    .parse(payload)
+                    .map_err(|err| Rejection::MalformedToken {
+                        reason: format!("the payload is not JSON (needed for iss: no kid): {err}"),
+                    })?;
+                let iss = Json::root(&tape).get("iss").and_then(|v| v.as_str());
+                let iss = iss.ok_or_else(|| Rejection::UnknownIssuer {
+                    reason: "the token has neither kid nor a string iss".into(),
+                })?;
+                let &i = self
+                    .by_iss
+                    .get(iss)
+                    .ok_or_else(|| Rejection::UnknownIssuer {
+                        reason: format!("iss {:?} is not a configured issuer", clip(iss)),
+                    })?;
+                let issuer = &self.issuers[i];
+                if !issuer.algorithms.contains(&alg) {
+                    return Err(not_allowed_for_issuer(issuer, alg));
+                }
+                let mut candidates = issuer.keys.iter().filter(|k| k.alg() == alg);
+                let key = match (candidates.next(), candidates.next()) {
+                    (Some(key), None) => key,
+                    (None, _) => {
+                        return Err(Rejection::UnknownKey {
+                            reason: format!("issuer {:?} has no {alg} key", issuer.name),
+                        })
+                    }
+                    (Some(_), Some(_)) => {
+                        return Err(Rejection::UnknownKey {
+                            reason: format!(
+                                "issuer {:?} has several {alg} keys; the token needs a kid",
+                                issuer.name
+                            ),
+                        })
+                    }
+                };
+                verify_signature(issuer, key, alg, &compact, signature)?;
+                claims::check(issuer, &tape, now, trust_domain, limits.max_selectors, out)
+            }
+        }
+    }
+}
+
+fn verify_signature(
+    issuer: &Issuer,
+    key: &VerifyKey,
+    alg: Alg,
+    compact: &jws::Compact<'_>,
+    signature: &mut Vec<u8>,
+) -> Result<(), Rejection> {
+    jws::decode_b64url(compact.signature, "signature", signature)?;
+    if key.verify(compact.signing_input, signature) {
+        return Ok(());
+    }
+    Err(Rejection::BadSignature {
+        alg: alg.name(),
+        key: match key.kid() {
+            Some(kid) => format!("key {kid:?} of issuer {:?}", issuer.name),
+            None => format!("the {alg} key of issuer {:?}", issuer.name),
+        },
+    })
+}
+
+fn check_alg(issuer: &Issuer, key: &VerifyKey, alg: Alg) -> Result<(), Rejection> {
+    if !issuer.algorithms.contains(&alg) {
+        return Err(not_allowed_for_issuer(issuer, alg));
+    }
+    if key.alg() != alg {
+        return Err(Rejection::AlgNotAllowed {
+            alg: alg.name().into(),
+            reason: format!(
+                "key {:?} is bound to {}",
+                key.kid().unwrap_or_default(),
+                key.alg()
+            ),
+        });
+    }
+    Ok(())
+}
+
+fn not_allowed_for_issuer(issuer: &Issuer, alg: Alg) -> Rejection {
+    Rejection::AlgNotAllowed {
+        alg: alg.name().into(),
+        reason: format!(
+            "issuer {:?} allows {}",
+            issuer.name,
+            issuer
+                .algorithms
+                .iter()
+                .map(|a| a.name())
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
+    }
+}

@@ -1,0 +1,285 @@
+//! The pipeline: chunks of input → rayon workers → one ordered writer → the sink.
+//!
+//! ```text
+//! reader (this thread) ──chunk──▶ workers (rayon) ──ChunkResult──▶ writer (one thread) ──▶ sink
+//!                    ▲                               bounded channel        │
+//!                    └──────────── a slot back per chunk written ───────────┘
+//! ```
+//!
+//! Workers judge records independently and serialize each result line as if its single-use key
+//! were fresh. The writer reorders chunks by index and walks records in input order, consulting
+//! the replay store: the first attesting record of a key wins and every later one has its line
+//! replaced by a `replay/replayed` rejection (the line prefix is reused as is). Deciding replays
+//! in one place, in input order, is what makes output byte-identical at any thread count; a map
+//! insert per record costs far less than one signature verify.
+//!
+//! Memory is bounded: the reader may run at most `IN_FLIGHT_PER_THREAD × threads` chunks ahead
+//! of the writer (it takes a slot per chunk; the writer returns one per chunk written).
+
+use std::cell::RefCell;
+use std::collections::{BTreeMap, HashMap};
+use std::io::{self, Write};
+use std::ops::Range;
+use std::time::{Duration, Instant};
+
+use crossbeam_channel::bounded;
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+
+use crate::error::Rejection;
+use crate::input::{lines, Chunk, Input};
+use crate::replay::{describe_key, ConsumedBy, ReplayStore};
+use crate::sink;
+use crate::verifier::{Scratch, Verdict, Verifier};
+
+/// Chunks allowed in flight per worker thread.
+const IN_FLIGHT_PER_THREAD: usize = 4;
+
+/// How a run is carried out.
+#[derive(Clone, Debug)]
+pub struct RunOptions {
+    /// Worker threads.
+    pub threads: usize,
+    /// Evaluation time, Unix seconds.
+    pub now: i64,
+    /// Results already in the output (`--resume`): judged again, not written again.
+    pub skip_records: u64,
+    /// Draw a progress bar on stderr.
+    pub progress: bool,
+}
+
+/// Counts for the summary.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct RunStats {
+    /// Records judged.
+    pub records: u64,
+    /// Records attested.
+    pub attested: u64,
+    /// Records rejected.
+    pub rejected: u64,
+    /// Rejections by code.
+    pub by_code: BTreeMap<&'static str, u64>,
+    /// Wall time of the run.
+    pub elapsed: Duration,
+}
+
+/// Why a run stopped early.
+#[derive(Debug)]
+pub enum RunError {
+    /// Reading the input failed.
+    Input(io::Error),
+    /// Writing the output failed.
+    Output(io::Error),
+}
+
+struct RecordMeta {
+    line: u64,
+    span: Range<usize>,
+    prefix_end: usize,
+    verdict: Verdict,
+    key: Range<usize>,
+}
+
+struct ChunkResult {
+    index: u64,
+    input_bytes: usize,
+    buf: Vec<u8>,
+    records: Vec<RecordMeta>,
+    keys: String,
+}
+
+thread_local! {
+    static SCRATCH: RefCell<Scratch> = RefCell::new(Scratch::default());
+}
+
+fn judge_chunk(verifier: &Verifier, chunk: &Chunk<'_>, now: i64) -> ChunkResult {
+    SCRATCH.with(|scratch| {
+        let scratch = &mut *scratch.borrow_mut();
+        let mut buf = Vec::with_capacity(chunk.data.len() + chunk.data.len() / 2);
+        let mut records = Vec::new();
+        let mut keys = String::new();
+        for (line, text) in lines(chunk) {
+            let start = buf.len();
+            let judged = verifier.judge(line, text, now, scratch, &mut buf);
+            let key_start = keys.len();
+            if let Verdict::Attested(Some(_)) = judged.verdict {
+                keys.push_str(&scratch.replay_key);
+            }
+            records.push(RecordMeta {
+                line,
+                span: start..buf.len(),
+                prefix_end: judged.prefix_end,
+                verdict: judged.verdict,
+                key: key_start..keys.len(),
+            });
+        }
+        ChunkResult {
+            index: chunk.index,
+            input_bytes: chunk.data.len(),
+            buf,
+            records,
+            keys,
+        }
+    })
+}
+
+/// Runs the pipeline over `input`, writing results to `output`.
+pub fn run(
+    verifier: &Verifier,
+    input: &Input,
+    output: &mut (dyn Write + Send),
+    store: &ReplayStore,
+    options: &RunOptions,
+) -> Result<RunStats, RunError> {
+    let started = Instant::now();
+    let threads = options.threads.max(1);
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(threads)
+        .thread_name(|i| format!("fleet-attest-verify-{i}"))
+        .build()
+        .map_err(|err| RunError::Input(io::Error::other(err)))?;
+    let progress = progress_bar(options.progress, input.len());
+    let in_flight = threads * IN_FLIGHT_PER_THREAD;
+    let (result_tx, result_rx) = bounded::<ChunkResult>(in_flight);
+    let (slot_tx, slot_rx) = bounded::<()>(in_flight);
+    let max_record_bytes = verifier.limits().max_record_bytes;
+
+    let (read_result, write_result) = std::thread::scope(|scope| {
+        let writer = scope.spawn(|| {
+            let mut writer = OrderedWriter {
+                output: io::BufWriter::with_capacity(1 << 20, output),
+                store,
+                now: options.now,
+                skip: options.skip_records,
+                stats: RunStats::default(),
+                out: Vec::new(),
+            };
+            let mut waiting: HashMap<u64, ChunkResult> = HashMap::new();
+            let mut next = 0u64;
+            for result in result_rx {
+                waiting.insert(result.index, result);
+                while let Some(chunk) = waiting.remove(&next) {
+                    progress.inc(chunk.input_bytes as u64);
+                    writer.write_chunk(&chunk).map_err(RunError::Output)?;
+                    next += 1;
+                    let _ = slot_rx.recv();
+                }
+                progress.set_message(format!("{} records", writer.stats.records));
+            }
+            writer.output.flush().map_err(RunError::Output)?;
+            Ok::<RunStats, RunError>(writer.stats)
+        });
+
+        let read_result = pool.in_place_scope(|workers| {
+            let result = input.chunks(max_record_bytes, |chunk| {
+                if slot_tx.send(()).is_err() {
+                    return false; // the writer stopped: stop reading
+                }
+                let tx = result_tx.clone();
+                workers.spawn(move |_| {
+                    let _ = tx.send(judge_chunk(verifier, &chunk, options.now));
+                });
+                true
+            });
+            drop(result_tx);
+            result
+        });
+        let write_result = writer
+            .join()
+            .unwrap_or_else(|_| Err(RunError::Output(io::Error::other("writer thread panicked"))));
+        (read_result, write_result)
+    });
+    progress.finish_and_clear();
+    let mut stats = write_result?;
+    read_result.map_err(RunError::Input)?;
+    stats.elapsed = started.elapsed();
+    Ok(stats)
+}
+
+struct OrderedWriter<'a, W: Write> {
+    output: io::BufWriter<W>,
+    store: &'a ReplayStore,
+    now: i64,
+    skip: u64,
+    stats: RunStats,
+    out: Vec<u8>,
+}
+
+impl<W: Write> OrderedWriter<'_, W> {
+    fn write_chunk(&mut self, chunk: &ChunkResult) -> io::Result<()> {
+        self.out.clear();
+        for record in &chunk.records {
+            self.stats.records += 1;
+            let write = self.stats.records > self.skip;
+            let line = &chunk.buf[record.span.clone()];
+            match record.verdict {
+                Verdict::Attested(expiry) => {
+                    let consumed = match expiry {
+                        None => Ok(()),
+                        Some(expires_at) => self.store.try_consume(
+                            &chunk.keys[record.key.clone()],
+                            expires_at,
+                            record.line,
+                            self.now,
+                        ),
+                    };
+                    match consumed {
+                        Ok(()) => {
+                            self.stats.attested += 1;
+                            if write {
+                                self.out.extend_from_slice(line);
+                            }
+                        }
+                        Err(by) => {
+                            let rejection = Rejection::Replayed {
+                                what: describe_key(&chunk.keys[record.key.clone()]),
+                                by_line: match by {
+                                    ConsumedBy::Line(line) => Some(line),
+                                    ConsumedBy::EarlierRun => None,
+                                },
+                            };
+                            self.count_rejection(rejection.code());
+                            if write {
+                                let prefix = record.prefix_end - record.span.start;
+                                self.out.extend_from_slice(&line[..prefix]);
+                                sink::write_rejected(&mut self.out, &rejection);
+                            }
+                        }
+                    }
+                }
+                Verdict::Rejected(code) => {
+                    self.count_rejection(code);
+                    if write {
+                        self.out.extend_from_slice(line);
+                    }
+                }
+            }
+        }
+        self.output.write_all(&self.out)
+    }
+
+    fn count_rejection(&mut self, code: &'static str) {
+        self.stats.rejected += 1;
+        *self.stats.by_code.entry(code).or_default() += 1;
+    }
+}
+
+fn progress_bar(enabled: bool, total: Option<u64>) -> ProgressBar {
+    if !enabled {
+        return ProgressBar::hidden();
+    }
+    let bar = match total {
+        Some(total) => ProgressBar::with_draw_target(Some(total), ProgressDrawTarget::stderr())
+            .with_style(
+                ProgressStyle::with_template(
+                    "{bar:40} {percent:>3}% {msg} {binary_bytes_per_sec} ETA {eta}",
+                )
+                .unwrap_or_else(|_| ProgressStyle::default_bar()),
+            ),
+        None => ProgressBar::with_draw_target(None, ProgressDrawTarget::stderr()).with_style(
+            ProgressStyle::with_template("{spinner} {msg} {binary_bytes_per_sec}")
+                .unwrap_or_else(|_| ProgressStyle::default_spinner()),
+        ),
+    };
+    bar.enable_steady_tick(Duration::from_millis(200));
+    bar
+}

@@ -1,0 +1,294 @@
+//! Single use (SPEC §6): the store of consumed keys, and its state file.
+//!
+//! Keys are strings namespaced by kind: `jwt:<issuer name>:<jti>`, `x509pop:<nonce base64>`,
+//! `join_token:<token>`. Issuer names cannot contain `:`, so keys of different issuers never
+//! collide. Each entry remembers when it may be forgotten and which input line consumed it.
+//!
+//! The store is sharded (dashmap) so that several front ends can share it; within one run the
+//! ordered writer is its only caller, which is what makes "first record in input order wins"
+//! hold at any thread count.
+//!
+//! State file: JSON Lines. The first line is a header with the entry count, so a truncated file
+//! is detected; each following line is `{"key":..,"expires_at":..}`. It is written to a temp
+//! file in the same folder, fsynced, and renamed over the old one, then the folder is fsynced.
+
+use std::fs::{self, File};
+use std::io::{BufRead, BufReader, BufWriter, Write};
+use std::path::Path;
+
+use dashmap::DashMap;
+use serde::{Deserialize, Serialize};
+
+/// Expiry used for keys that never expire (join tokens).
+pub const NEVER: i64 = i64::MAX;
+
+/// Where a consumed key came from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ConsumedBy {
+    /// The 1-based input line of this run.
+    Line(u64),
+    /// A previous run (loaded from the state file).
+    EarlierRun,
+}
+
+#[derive(Clone, Copy, Debug)]
+struct Entry {
+    expires_at: i64,
+    by: ConsumedBy,
+}
+
+/// Consumed single-use keys.
+#[derive(Default)]
+pub struct ReplayStore {
+    entries: DashMap<Box<str>, Entry>,
+}
+
+#[derive(Serialize, Deserialize)]
+struct StateHeader {
+    fleet_attest_replay_state: u32,
+    entries: u64,
+}
+
+#[derive(Serialize, Deserialize)]
+struct StateEntry<'a> {
+    #[serde(borrow)]
+    key: std::borrow::Cow<'a, str>,
+    expires_at: i64,
+}
+
+const STATE_VERSION: u32 = 1;
+
+impl ReplayStore {
+    /// An empty store.
+    pub fn new() -> ReplayStore {
+        ReplayStore::default()
+    }
+
+    /// Consumes `key` for `line` unless it is already consumed (and not expired as of `now`);
+    /// then says who consumed it.
+    pub fn try_consume(
+        &self,
+        key: &str,
+        expires_at: i64,
+        line: u64,
+        now: i64,
+    ) -> Result<(), ConsumedBy> {
+        use dashmap::mapref::entry::Entry as Slot;
+        let fresh = Entry {
+            expires_at,
+            by: ConsumedBy::Line(line),
+        };
+        match self.entries.entry(key.into()) {
+            Slot::Vacant(slot) => {
+                slot.insert(fresh);
+                Ok(())
+            }
+            Slot::Occupied(mut slot) => {
+                if slot.get().expires_at < now {
+                    slot.insert(fresh);
+                    Ok(())
+                } else {
+                    Err(slot.get().by)
+                }
+            }
+        }
+    }
+
+    /// The number of entries.
+    pub fn len(&self) -> usize {
+        self.entries.len()
+    }
+
+    /// True when empty.
+    pub fn is_empty(&self) -> bool {
+        self.entries.is_empty()
+    }
+
+    /// Loads a state file, dropping entries that expired before `now`. A missing file is an
+    /// empty store; a corrupt or truncated one is an error.
+    pub fn load(path: &Path, now: i64) -> Result<ReplayStore, String> {
+        let store = ReplayStore::new();
+        let file = match File::open(path) {
+            Ok(file) => file,
+            Err(err) if err.kind() == std::io::ErrorKind::NotFound => return Ok(store),
+            Err(err) => return Err(format!("{}: {err}", path.display())),
+        };
+        let corrupt = |line: usize, what: String| {
+            format!(
+                "{}: line {line}: {what}; the replay state is corrupt (restore it or remove it \
+                 knowingly: every key it holds could then attest again)",
+                path.display()
+            )
+        };
+        let mut lines = BufReader::new(file).lines();
+        let header = lines
+            .next()
+            .ok_or_else(|| corrupt(1, "empty file".into()))?
+            .map_err(|err| corrupt(1, err.to_string()))?;
+        let header: StateHeader = serde_json::from_str(&header)
+            .map_err(|err| corrupt(1, format!("bad header: {err}")))?;
+        if header.fleet_attest_replay_state != STATE_VERSION {
+            return Err(corrupt(
+                1,
+                format!(
+                    "version {} is not {STATE_VERSION}",
+                    header.fleet_attest_replay_state
+                ),
+            ));
+        }
+        let mut count = 0u64;
+        for (n, line) in lines.enumerate() {
+            let line = line.map_err(|err| corrupt(n + 2, err.to_string()))?;
+            let entry: StateEntry<'_> =
+                serde_json::from_str(&line).map_err(|err| corrupt(n + 2, err.to_string()))?;
+            count += 1;
+            if entry.expires_at >= now {
+                store.entries.insert(
+                    entry.key.as_ref().into(),
+                    Entry {
+                        expires_at: entry.expires_at,
+                        by: ConsumedBy::EarlierRun,
+                    },
+                );
+            }
+        }
+        if count != header.entries {
+            return Err(corrupt(
+                count as usize + 2,
+                format!("{count} entries, the header says {}", header.entries),
+            ));
+        }
+        Ok(store)
+    }
+
+    /// Saves the store atomically (temp file, fsync, rename, fsync of the folder), leaving out
+    /// entries that expired before `now`. Entries are sorted so the file is deterministic.
+    pub fn save(&self, path: &Path, now: i64) -> Result<(), String> {
+        let mut live: Vec<(Box<str>, i64)> = self
+            .entries
+            .iter()
+            .filter(|e| e.value().expires_at >= now)
+            .map(|e| (e.key().clone(), e.value().expires_at))
+            .collect();
+        live.sort_unstable();
+        let dir = match path.parent() {
+            Some(dir) if !dir.as_os_str().is_empty() => dir,
+            _ => Path::new("."),
+        };
+        let file_name = path
+            .file_name()
+            .ok_or_else(|| format!("{}: not a file path", path.display()))?;
+        let tmp = dir.join(format!(
+            ".{}.tmp.{}",
+            file_name.to_string_lossy(),
+            std::process::id()
+        ));
+        let io = |err: std::io::Error| format!("{}: {err}", tmp.display());
+        let file = File::create(&tmp).map_err(io)?;
+        let mut out = BufWriter::new(file);
+        let header = StateHeader {
+            fleet_attest_replay_state: STATE_VERSION,
+            entries: live.len() as u64,
+        };
+        write_line(&mut out, &header).map_err(io)?;
+        for (key, expires_at) in &live {
+            let entry = StateEntry {
+                key: std::borrow::Cow::Borrowed(key),
+                expires_at: *expires_at,
+            };
+            write_line(&mut out, &entry).map_err(io)?;
+        }
+        let file = out.into_inner().map_err(|err| io(err.into_error()))?;
+        file.sync_all().map_err(io)?;
+        drop(file);
+        fs::rename(&tmp, path).map_err(|err| format!("{}: {err}", path.display()))?;
+        if let Ok(dir) = File::open(dir) {
+            // Persist the rename; not every platform can fsync a directory, hence no error.
+            let _ = dir.sync_all();
+        }
+        Ok(())
+    }
+}
+
+/// Describes a replay key for a message: `jti "x" of issuer y`, `challenge nonce …`.
+pub fn describe_key(key: &str) -> String {
+    use crate::error::clip;
+    if let Some(rest) = key.strip_prefix("jwt:") {
+        let (issuer, jti) = rest.split_once(':').unwrap_or((rest, ""));
+        return format!("jti {:?} of issuer {issuer:?}", clip(jti));
+    }
+    if let Some(nonce) = key.strip_prefix("x509pop:") {
+        return format!("challenge nonce {nonce}");
+    }
+    if let Some(token) = key.strip_prefix("join_token:") {
+        return format!("join token {:?}", clip(token));
+    }
+    format!("key {:?}", clip(key))
+}
+
+fn write_line(out: &mut impl Write, value: &impl Serialize) -> std::io::Result<()> {
+    serde_json::to_writer(&mut *out, value).map_err(std::io::Error::other)?;
+    out.write_all(b"\n")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn first_consumer_wins_until_expiry() {
+        let store = ReplayStore::new();
+        assert_eq!(store.try_consume("jwt:a:1", 100, 1, 50), Ok(()));
+        assert_eq!(
+            store.try_consume("jwt:a:1", 100, 2, 50),
+            Err(ConsumedBy::Line(1))
+        );
+        assert_eq!(store.try_consume("jwt:b:1", 100, 3, 50), Ok(()));
+        // Past its expiry the key is free again (its token would fail exp anyway).
+        assert_eq!(store.try_consume("jwt:a:1", 300, 4, 101), Ok(()));
+    }
+
+    #[test]
+    fn state_round_trips_and_drops_expired() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("state.jsonl");
+        let store = ReplayStore::new();
+        store.try_consume("jwt:a:1", 100, 1, 0).unwrap();
+        store.try_consume("join_token:t", NEVER, 2, 0).unwrap();
+        store.try_consume("x509pop:old", 10, 3, 0).unwrap();
+        store.save(&path, 50).unwrap();
+        let loaded = ReplayStore::load(&path, 60).unwrap();
+        assert_eq!(loaded.len(), 2);
+        assert_eq!(
+            loaded.try_consume("jwt:a:1", 100, 9, 60),
+            Err(ConsumedBy::EarlierRun)
+        );
+        let later = ReplayStore::load(&path, 200).unwrap();
+        assert_eq!(later.len(), 1, "the jwt entry expired at 100");
+    }
+
+    #[test]
+    fn corrupt_or_truncated_state_is_an_error() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("state.jsonl");
+        let store = ReplayStore::new();
+        store.try_consume("jwt:a:1", 100, 1, 0).unwrap();
+        store.try_consume("jwt:a:2", 100, 2, 0).unwrap();
+        store.save(&path, 0).unwrap();
+        let text = fs::read_to_string(&path).unwrap();
+        let truncated: String = text.lines().take(2).map(|l| format!("{l}\n")).collect();
+        fs::write(&path, truncated).unwrap();
+        let err = ReplayStore::load(&path, 0).err().unwrap();
+        assert!(err.contains("the header says 2"), "{err}");
+        fs::write(&path, "garbage\n").unwrap();
+        assert!(ReplayStore::load(&path, 0)
+            .err()
+            .unwrap()
+            .contains("corrupt"));
+        fs::write(&path, "").unwrap();
+        assert!(ReplayStore::load(&path, 0).is_err());
+        assert!(ReplayStore::load(&dir.path().join("absent"), 0)
+            .unwrap()
+            .is_empty());
+    }
+}

@@ -1,0 +1,230 @@
+//! The compiled configuration, and the judgement of one record.
+//!
+//! A [`Verifier`] is immutable and shared by all workers; everything a record needs that does
+//! not depend on other records happens in [`Verifier::judge`], which writes the record's result
+//! line as if its single-use key were fresh. The ordered writer makes the replay decision.
+
+use crate::error::Rejection;
+use crate::join_token::JoinTokens;
+use crate::jwt::{JwtLimits, JwtOutput, JwtScratch, JwtVerifier};
+use crate::record::{Evidence, Record};
+use crate::replay::NEVER;
+use crate::selectors::{AliasIndex, AliasScratch, SelectorSet};
+use crate::sink::{self, RecordId};
+use crate::x509pop::{X509Pop, X509PopScratch};
+
+/// Size limits (`[limits]`). Each bounds the work one record can cause.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Limits {
+    /// Longest input line. 64 KiB holds a token or an x509pop transcript with a few
+    /// certificates many times over.
+    pub max_record_bytes: usize,
+    /// Longest compact JWT. 16 KiB, after go-jose's decompression/size advisories
+    /// (GHSA-c6gw-w398-hv78): real node tokens are under 2 KiB.
+    pub max_token_bytes: usize,
+    /// Most selectors per record; SPIRE stores them all per agent.
+    pub max_selectors: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Limits {
+        Limits {
+            max_record_bytes: 65_536,
+            max_token_bytes: 16_384,
+            max_selectors: 256,
+        }
+    }
+}
+
+/// Everything loaded from the configuration, ready to verify.
+pub struct Verifier {
+    pub(crate) trust_domain: Box<str>,
+    /// `spiffe://<td>/spire/agent`.
+    pub(crate) agent_prefix: Box<str>,
+    pub(crate) limits: Limits,
+    pub(crate) jwt: JwtVerifier,
+    pub(crate) join_tokens: Option<JoinTokens>,
+    pub(crate) x509pop: Option<X509Pop>,
+    pub(crate) aliases: AliasIndex,
+}
+
+/// Per-worker buffers, reused from record to record.
+#[derive(Default)]
+pub struct Scratch {
+    jwt: JwtScratch,
+    x509pop: X509PopScratch,
+    selectors: SelectorSet,
+    agent_path: String,
+    aliases: AliasScratch,
+    /// The single-use key of the last attested record.
+    pub replay_key: String,
+}
+
+/// The verdict on one record, as the ordered writer needs it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Verdict {
+    /// Attested; `Some(expiry)` when the record consumes `Scratch::replay_key`.
+    Attested(Option<i64>),
+    /// Rejected with this code.
+    Rejected(&'static str),
+}
+
+/// Where the verdict part of a result line starts, to patch replays.
+pub struct Judged {
+    /// The verdict.
+    pub verdict: Verdict,
+    /// Offset in the output buffer where the line's prefix ends.
+    pub prefix_end: usize,
+}
+
+impl Verifier {
+    /// The trust domain.
+    pub fn trust_domain(&self) -> &str {
+        &self.trust_domain
+    }
+
+    /// The limits in force.
+    pub fn limits(&self) -> Limits {
+        self.limits
+    }
+
+    /// The JWT issuers.
+    pub fn jwt(&self) -> &JwtVerifier {
+        &self.jwt
+    }
+
+    /// Judges one non-empty input line and appends its result line to `out`.
+    pub fn judge(
+        &self,
+        line_no: u64,
+        line: &[u8],
+        now: i64,
+        scratch: &mut Scratch,
+        out: &mut Vec<u8>,
+    ) -> Judged {
+        if line.len() > self.limits.max_record_bytes {
+            let kind = (line.first() != Some(&b'{')).then_some("jwt");
+            sink::write_prefix(out, line_no, RecordId::Line, kind);
+            let prefix_end = out.len();
+            let rejection = Rejection::RecordTooLarge {
+                max: self.limits.max_record_bytes,
+            };
+            sink::write_rejected(out, &rejection);
+            return Judged {
+                verdict: Verdict::Rejected(rejection.code()),
+                prefix_end,
+            };
+        }
+        let record = Record::parse(line);
+        let id = match &record.id {
+            Some(id) => RecordId::Given(id),
+            None => RecordId::Line,
+        };
+        sink::write_prefix(out, line_no, id, record.kind.as_deref());
+        let prefix_end = out.len();
+        let evidence = record.evidence.map_err(|rejection| match rejection {
+            Rejection::UnknownType { kind, .. } => self.not_enabled(&kind),
+            other => other,
+        });
+        let verdict = match evidence.and_then(|e| self.attest(e, now, scratch)) {
+            Ok(expiry) => {
+                let aliases = self
+                    .aliases
+                    .matches(&scratch.selectors, &mut scratch.aliases);
+                sink::write_attested(
+                    out,
+                    &self.agent_prefix,
+                    &scratch.agent_path,
+                    scratch.selectors.iter(),
+                    aliases,
+                );
+                Verdict::Attested(expiry)
+            }
+            Err(rejection) => {
+                sink::write_rejected(out, &rejection);
+                Verdict::Rejected(rejection.code())
+            }
+        };
+        Judged {
+            verdict,
+            prefix_end,
+        }
+    }
+
+    /// Verifies the evidence; fills the scratch's selectors, agent path and replay key.
+    fn attest(
+        &self,
+        evidence: Evidence<'_>,
+        now: i64,
+        scratch: &mut Scratch,
+    ) -> Result<Option<i64>, Rejection> {
+        match evidence {
+            Evidence::Jwt(token) => self.jwt.verify(
+                &token,
+                now,
+                &self.trust_domain,
+                JwtLimits {
+                    max_token_bytes: self.limits.max_token_bytes,
+                    max_selectors: self.limits.max_selectors,
+                },
+                &mut scratch.jwt,
+                JwtOutput {
+                    selectors: &mut scratch.selectors,
+                    agent_path: &mut scratch.agent_path,
+                    replay_key: &mut scratch.replay_key,
+                },
+            ),
+            Evidence::JoinToken(token) => {
+                let tokens = self
+                    .join_tokens
+                    .as_ref()
+                    .ok_or_else(|| self.not_enabled("join_token"))?;
+                tokens.check(&token, now)?;
+                scratch.selectors.clear();
+                scratch.agent_path.clear();
+                scratch.agent_path.push_str("/join_token/");
+                scratch.agent_path.push_str(&token);
+                scratch.replay_key.clear();
+                scratch.replay_key.push_str("join_token:");
+                scratch.replay_key.push_str(&token);
+                Ok(Some(NEVER))
+            }
+            Evidence::X509Pop {
+                payload,
+                challenge,
+                response,
+            } => {
+                let x509pop = self
+                    .x509pop
+                    .as_ref()
+                    .ok_or_else(|| self.not_enabled("x509pop"))?;
+                x509pop.verify(
+                    payload,
+                    challenge,
+                    response,
+                    now,
+                    &self.trust_domain,
+                    self.limits.max_selectors,
+                    &mut scratch.x509pop,
+                    &mut scratch.selectors,
+                    &mut scratch.agent_path,
+                    &mut scratch.replay_key,
+                )
+            }
+        }
+    }
+
+    fn not_enabled(&self, kind: &str) -> Rejection {
+        let mut enabled = vec!["jwt"];
+        if self.x509pop.is_some() {
+            enabled.push("x509pop");
+        }
+        if self.join_tokens.is_some() {
+            enabled.push("join_token");
+        }
+        Rejection::UnknownType {
+            kind: kind.into(),
+            enabled: enabled.join(", "),
+        }
+    }
+}

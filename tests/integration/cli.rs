@@ -1,0 +1,337 @@
+//! End-to-end runs of the binary on the independent JWT fixture (tests/data/jwt, minted with
+//! joserfc by scripts/make-jwt-fixtures.py), and the CLI's error contract.
+
+use std::fs;
+
+use serde_json::{json, Value};
+
+use crate::support::{data, json_lines, run};
+
+const NOW: &str = "1795946400"; // 2026-11-29T10:00:00Z, the fixture's evaluation time
+
+fn verify_fixture(threads: &str) -> (Vec<Value>, String) {
+    let config = data("jwt/fleet.toml");
+    let input = data("jwt/evidence.jsonl");
+    let out = run(&[
+        "verify",
+        "--config",
+        config.to_str().unwrap(),
+        "--input",
+        input.to_str().unwrap(),
+        "--now",
+        NOW,
+        "--threads",
+        threads,
+        "--no-progress",
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    (
+        json_lines(&out.stdout),
+        String::from_utf8(out.stderr).unwrap(),
+    )
+}
+
+/// Every rejection the fixture is built to show: id → (stage, code).
+const REJECTIONS: &[(&str, &str, &str)] = &[
+    ("malformed-record", "input", "malformed_record"),
+    ("unknown-type", "input", "unknown_type"),
+    ("line-14", "input", "too_large"),
+    ("malformed-token", "decode", "malformed_token"),
+    ("token-too-large", "decode", "too_large"),
+    ("alg-none", "decode", "unsupported_alg"),
+    ("alg-not-allowed-for-issuer", "decode", "alg_not_allowed"),
+    ("alg-not-of-key", "decode", "alg_not_allowed"),
+    ("crit-header", "decode", "bad_header"),
+    ("unknown-issuer", "decode", "unknown_issuer"),
+    ("unknown-key", "decode", "unknown_key"),
+    ("wrong-key", "signature", "bad_signature"),
+    ("garbage-payload", "signature", "bad_signature"),
+    ("duplicate-claim", "claims", "invalid_claims"),
+    ("missing-sub", "claims", "missing_claim"),
+    ("expired", "claims", "expired"),
+    ("not-yet-valid", "claims", "not_yet_valid"),
+    ("issued-in-future", "claims", "issued_in_future"),
+    ("lifetime-too-long", "claims", "lifetime_too_long"),
+    ("wrong-issuer", "claims", "wrong_issuer"),
+    ("audience-mismatch", "claims", "audience_mismatch"),
+    ("pool-rule", "claims", "claim_rule_failed"),
+    ("region-rule", "claims", "claim_rule_failed"),
+    ("exp-string", "claims", "invalid_claims"),
+    ("es256-replayed", "replay", "replayed"),
+    ("join-replayed", "replay", "replayed"),
+    ("bad-subject", "policy", "template_error"),
+    ("too-many-selectors", "policy", "too_many_selectors"),
+    ("join-unknown", "join_token", "unknown_token"),
+    ("join-expired", "join_token", "token_expired"),
+];
+
+#[test]
+fn every_code_of_the_jwt_stages_is_produced_and_asserted() {
+    let (results, stderr) = verify_fixture("2");
+    assert_eq!(results.len(), 40, "one result per non-empty line");
+    for &(id, stage, code) in REJECTIONS {
+        let result = results
+            .iter()
+            .find(|r| r["id"] == id)
+            .unwrap_or_else(|| panic!("no result for {id}"));
+        assert_eq!(result["status"], "rejected", "{id}: {result}");
+        assert_eq!(result["error"]["stage"], stage, "{id}: {result}");
+        assert_eq!(result["error"]["code"], code, "{id}: {result}");
+        let message = result["error"]["message"].as_str().unwrap();
+        assert!(
+            message.len() > 15,
+            "{id}: message {message:?} says too little"
+        );
+    }
+    // Line numbers count the empty line 11; ids default to line-N.
+    let lines: Vec<u64> = results
+        .iter()
+        .map(|r| r["line"].as_u64().unwrap())
+        .collect();
+    assert!(lines.windows(2).all(|w| w[0] < w[1]), "input order");
+    assert!(!lines.contains(&11));
+    assert!(
+        stderr.contains("40 records: 10 attested, 30 rejected"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn messages_say_what_failed() {
+    let (results, _) = verify_fixture("1");
+    let message = |id: &str| {
+        results.iter().find(|r| r["id"] == id).unwrap()["error"]["message"]
+            .as_str()
+            .unwrap()
+            .to_owned()
+    };
+    assert_eq!(
+        message("expired"),
+        "exp 2026-11-29T09:55:00Z is before now 2026-11-29T10:00:00Z less 60s leeway"
+    );
+    assert_eq!(
+        message("es256-replayed"),
+        "jti \"j-node-1\" of issuer \"bootstrap\" was already consumed by line 1"
+    );
+    assert_eq!(
+        message("alg-not-of-key"),
+        "alg \"RS256\" is not allowed: key \"es-1\" is bound to ES256"
+    );
+    assert_eq!(
+        message("garbage-payload"),
+        "ES256 signature does not verify with key \"es-1\" of issuer \"bootstrap\""
+    );
+}
+
+#[test]
+fn attested_lines_are_exact() {
+    let (results, _) = verify_fixture("2");
+    let by_id = |id: &str| results.iter().find(|r| r["id"] == id).unwrap().clone();
+    let agent = |path: &str| format!("spiffe://example.org/spire/agent{path}");
+    let base = |sub: &str, pool: &str, region: &str| {
+        vec![
+            "jwt:aud:spire-server".to_owned(),
+            "jwt:iss:https://bootstrap.example.org".to_owned(),
+            format!("jwt:pool:{pool}"),
+            format!("jwt:region:{region}"),
+            format!("jwt:sub:{sub}"),
+        ]
+    };
+    assert_eq!(
+        by_id("es256-ok"),
+        json!({"line":1,"id":"es256-ok","type":"jwt","status":"attested",
+               "agent_id": agent("/jwt/bootstrap/node-1"),
+               "selectors":["jwt:aud:spire-server","jwt:iss:https://bootstrap.example.org",
+                            "jwt:k8s.labels.app:agent","jwt:k8s.ns:prod","jwt:pool:blue","jwt:rack:7",
+                            "jwt:ratio:0.5","jwt:region:eu-west-1","jwt:spot:true","jwt:sub:node-1",
+                            "jwt:tags:a","jwt:tags:b"],
+               "aliases":["spiffe://example.org/pool/blue","spiffe://example.org/pool/blue/prod"]})
+    );
+    assert_eq!(
+        by_id("rs256-ok"),
+        json!({"line":2,"id":"rs256-ok","type":"jwt","status":"attested",
+               "agent_id": agent("/jwt/bootstrap/node-2"),
+               "selectors":["jwt:aud:other","jwt:aud:spire-server","jwt:iss:https://bootstrap.example.org",
+                            "jwt:pool:green","jwt:region:eu-north-1","jwt:sub:node-2"],
+               "aliases":[]})
+    );
+    for (id, line, sub) in [
+        ("ps256-ok", 3, "node-3"),
+        ("eddsa-ok", 4, "node-4"),
+        ("es384-ok", 5, "node-5"),
+    ] {
+        assert_eq!(
+            by_id(id),
+            json!({"line":line,"id":id,"type":"jwt","status":"attested",
+                   "agent_id": agent(&format!("/jwt/bootstrap/{sub}")),
+                   "selectors": base(sub, "blue", "eu-west-1"),
+                   "aliases":["spiffe://example.org/pool/blue"]})
+        );
+    }
+    assert_eq!(
+        by_id("nokid-ok"),
+        json!({"line":6,"id":"nokid-ok","type":"jwt","status":"attested",
+               "agent_id": agent("/jwt/solo/a/node-6"),
+               "selectors":["jwt:sub:node-6","jwt:zone:A"],
+               "aliases":["spiffe://example.org/zone/a"]})
+    );
+    for (id, line) in [("hs256-ok", 7), ("hs256-reused", 8)] {
+        let mut selectors = base("node-7", "blue", "eu-west-1");
+        selectors[1] = "jwt:iss:https://shared.example.org".into();
+        assert_eq!(
+            by_id(id),
+            json!({"line":line,"id":id,"type":"jwt","status":"attested",
+                   "agent_id": agent("/jwt/shared/node-7"),
+                   "selectors": selectors, "aliases":["spiffe://example.org/pool/blue"]})
+        );
+    }
+    assert_eq!(
+        by_id("join-ok"),
+        json!({"line":9,"id":"join-ok","type":"join_token","status":"attested",
+               "agent_id": agent("/join_token/jt-good"), "selectors":[], "aliases":[]})
+    );
+    assert_eq!(
+        by_id("line-10"),
+        json!({"line":10,"id":"line-10","type":"jwt","status":"attested",
+               "agent_id": agent("/jwt/bootstrap/node-8"),
+               "selectors": base("node-8", "blue", "eu-west-1"),
+               "aliases":["spiffe://example.org/pool/blue"]})
+    );
+}
+
+#[test]
+fn summary_file_counts_by_code() {
+    let dir = tempfile::tempdir().unwrap();
+    let summary = dir.path().join("summary.json");
+    let out = run(&[
+        "verify",
+        "--config",
+        data("jwt/fleet.toml").to_str().unwrap(),
+        "--input",
+        data("jwt/evidence.jsonl").to_str().unwrap(),
+        "--output",
+        dir.path().join("out.jsonl").to_str().unwrap(),
+        "--summary",
+        summary.to_str().unwrap(),
+        "--now",
+        "2026-11-29T10:00:00Z",
+        "--threads",
+        "2",
+    ]);
+    assert!(out.status.success());
+    let s: Value = serde_json::from_str(&fs::read_to_string(&summary).unwrap()).unwrap();
+    assert_eq!(s["records"], 40);
+    assert_eq!(s["attested"], 10);
+    assert_eq!(s["rejected"], 30);
+    assert_eq!(s["by_code"]["replayed"], 2);
+    assert_eq!(s["by_code"]["too_large"], 2);
+    assert_eq!(s["threads"], 2);
+    assert_eq!(s["now"], 1_795_946_400);
+    assert!(s["elapsed_seconds"].is_number() && s["records_per_second"].is_number());
+}
+
+fn assert_one_error_line(out: &std::process::Output, status: i32, needles: &[&str]) {
+    assert_eq!(out.status.code(), Some(status), "{out:?}");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let lines: Vec<&str> = stderr.lines().collect();
+    assert_eq!(lines.len(), 1, "one line on stderr: {stderr}");
+    assert!(lines[0].starts_with("error: "), "{stderr}");
+    for needle in needles {
+        assert!(lines[0].contains(needle), "{needle:?} not in {stderr}");
+    }
+}
+
+#[test]
+fn fatal_errors_exit_1_with_one_line_naming_the_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let input = data("jwt/evidence.jsonl");
+    let input = input.to_str().unwrap();
+    let cases: &[(&str, &[&str])] = &[
+        ("trust_domain = \"example.org\"\nbogus = 1\n", &["line 2", "bogus"]),
+        ("trust_domain = \"Example Org\"\n", &["trust_domain"]),
+        (
+            "trust_domain = \"td\"\n[[jwt_issuer]]\nname = \"x\"\nissuer = \"x\"\njwks_path = \"missing.json\"\naudiences = [\"a\"]\nalgorithms = [\"ES256\"]\n",
+            &["jwt_issuer[0]", "jwks_path", "missing.json"],
+        ),
+        (
+            "trust_domain = \"td\"\n[[jwt_issuer]]\nname = \"x\"\nissuer = \"x\"\njwks_path = \"k.json\"\naudiences = [\"a\"]\nalgorithms = [\"ES256\"]\nagent_path_template = \"/{{ title .Subject }}\"\n",
+            &["agent_path_template", "title"],
+        ),
+        (
+            "trust_domain = \"td\"\n[[jwt_issuer]]\nname = \"x\"\nissuer = \"x\"\njwks_path = \"k.json\"\naudiences = []\nalgorithms = [\"ES256\"]\n",
+            &["audiences"],
+        ),
+        (
+            "trust_domain = \"td\"\n[[jwt_issuer]]\nname = \"x\"\nissuer = \"x\"\njwks_path = \"k.json\"\naudiences = [\"a\"]\nalgorithms = [\"ES256\"]\n[jwt_issuer.claim_rules]\nr = { regex = \"(\" }\n",
+            &["claim_rules.r.regex"],
+        ),
+    ];
+    fs::write(
+        dir.path().join("k.json"),
+        fs::read_to_string(data("jwt/keys/solo.jwks.json")).unwrap(),
+    )
+    .unwrap();
+    for (toml, needles) in cases {
+        let config = dir.path().join("bad.toml");
+        fs::write(&config, toml).unwrap();
+        let out = run(&[
+            "verify",
+            "--config",
+            config.to_str().unwrap(),
+            "--input",
+            input,
+        ]);
+        let mut all = vec!["bad.toml"];
+        all.extend_from_slice(needles);
+        assert_one_error_line(&out, 1, &all);
+    }
+    let out = run(&[
+        "verify",
+        "--config",
+        data("jwt/fleet.toml").to_str().unwrap(),
+        "--input",
+        "/nonexistent/evidence.jsonl",
+    ]);
+    assert_one_error_line(&out, 1, &["/nonexistent/evidence.jsonl"]);
+    let out = run(&[
+        "verify",
+        "--config",
+        data("jwt/fleet.toml").to_str().unwrap(),
+        "--input",
+        input,
+        "--output",
+        "/nonexistent/dir/out.jsonl",
+    ]);
+    assert_one_error_line(&out, 1, &["/nonexistent/dir/out.jsonl"]);
+}
+
+#[test]
+fn bad_usage_exits_2() {
+    assert_eq!(run(&["verify"]).status.code(), Some(2));
+    assert_eq!(run(&["frobnicate"]).status.code(), Some(2));
+    let config = data("jwt/fleet.toml");
+    let input = data("jwt/evidence.jsonl");
+    let out = run(&[
+        "verify",
+        "--config",
+        config.to_str().unwrap(),
+        "--input",
+        input.to_str().unwrap(),
+        "--now",
+        "yesterday",
+    ]);
+    assert_eq!(out.status.code(), Some(2));
+    let out = run(&[
+        "verify",
+        "--config",
+        config.to_str().unwrap(),
+        "--input",
+        input.to_str().unwrap(),
+        "--resume",
+    ]);
+    assert_eq!(out.status.code(), Some(2), "--resume needs --output FILE");
+}

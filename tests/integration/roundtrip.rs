@@ -1,0 +1,110 @@
+//! `gen` fleets round-trip through `verify` exactly as their expected.jsonl says, and `gen` is
+//! deterministic.
+
+use std::fs;
+
+use crate::support::{gen, json_lines, run};
+
+#[test]
+fn generated_fleet_matches_expected_for_every_record() {
+    let dir = tempfile::tempdir().unwrap();
+    gen(
+        dir.path(),
+        &[
+            "--nodes",
+            "2500",
+            "--seed",
+            "3",
+            "--now",
+            "1795910400",
+            "--invalid-fraction",
+            "0.25",
+            "--join-token-fraction",
+            "0.1",
+            "--jwt-algs",
+            "ES256,ES384,RS256,PS256,EdDSA,HS256",
+        ],
+    );
+    let out = run(&[
+        "verify",
+        "--config",
+        dir.path().join("fleet.toml").to_str().unwrap(),
+        "--input",
+        dir.path().join("evidence.jsonl").to_str().unwrap(),
+        "--now",
+        "1795910400",
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let results = json_lines(&out.stdout);
+    let expected = json_lines(&fs::read(dir.path().join("expected.jsonl")).unwrap());
+    assert_eq!(results.len(), expected.len());
+    let mut codes = std::collections::BTreeSet::new();
+    for (got, want) in results.iter().zip(&expected) {
+        assert_eq!(got["id"], want["id"]);
+        assert_eq!(got["status"], want["status"], "{got}");
+        let code = got
+            .get("error")
+            .map_or(serde_json::Value::Null, |e| e["code"].clone());
+        assert_eq!(code, want["code"], "{got}");
+        if let Some(code) = code.as_str() {
+            codes.insert(code.to_owned());
+        }
+    }
+    assert_eq!(codes.len(), 24, "every code gen makes occurs: {codes:?}");
+}
+
+#[test]
+fn same_seed_same_files() {
+    let a = tempfile::tempdir().unwrap();
+    let b = tempfile::tempdir().unwrap();
+    let args = [
+        "--nodes",
+        "300",
+        "--seed",
+        "11",
+        "--now",
+        "1795910400",
+        "--invalid-fraction",
+        "0.5",
+        "--jwt-algs",
+        "ES256,PS256,EdDSA",
+    ];
+    gen(a.path(), &args);
+    gen(b.path(), &args);
+    for file in [
+        "fleet.toml",
+        "evidence.jsonl",
+        "expected.jsonl",
+        "join_tokens.csv",
+        "keys/bootstrap-es256.jwks.json",
+        "keys/bootstrap-ps256.jwks.json",
+    ] {
+        assert_eq!(
+            fs::read(a.path().join(file)).unwrap(),
+            fs::read(b.path().join(file)).unwrap(),
+            "{file}"
+        );
+    }
+    let c = tempfile::tempdir().unwrap();
+    gen(
+        c.path(),
+        &[
+            "--nodes",
+            "300",
+            "--seed",
+            "12",
+            "--now",
+            "1795910400",
+            "--jwt-algs",
+            "ES256",
+        ],
+    );
+    assert_ne!(
+        fs::read(a.path().join("evidence.jsonl")).unwrap(),
+        fs::read(c.path().join("evidence.jsonl")).unwrap()
+    );
+}
