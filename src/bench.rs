@@ -1,27 +1,295 @@
-//! `fleet-attest bench`: the engine end to end against the crypto ceiling.
+//! `fleet-attest bench`: the engine end to end against the crypto ceiling, in one process.
+//!
+//! Both sides get the same `--nodes` valid records of one algorithm (distinct `jti`s, so every
+//! record attests and consumes a replay entry) and the same rayon pool of `--threads` workers:
+//! - **engine**: the full pipeline — the evidence file memory-mapped, records parsed, keys
+//!   looked up, signatures verified, claims checked, selectors, aliases and agent IDs built,
+//!   result lines serialized and written (to a discarding sink) by the ordered writer, replay
+//!   decisions made with a fresh store each round;
+//! - **ceiling**: the same signatures over the same signing inputs, verified with the same
+//!   pre-parsed keys, decoded beforehand: nothing but the signature math.
+//!
+//! Rounds alternate engine and ceiling after one warm-up of each. Throughputs are medians of
+//! rounds; the ratio is the median of each round's engine/ceiling, so that slow drift in the
+//! machine's speed (large on shared virtual machines) hits both sides of a pair alike. The last
+//! line is
+//! `bench ALG threads=N engine=X/s ceiling=Y/s ratio=R` (or one JSON object with `--json`).
 
+use std::fs;
+use std::io::{self, Write};
+use std::time::{Duration, Instant};
+
+use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64;
+use base64::Engine as _;
 use clap::Args;
+use rayon::prelude::*;
 
-use crate::cli::Failure;
+use crate::cli::{default_threads, Failure};
+use crate::input::Input;
+use crate::keys::{Alg, VerifyKey};
+use crate::pipeline::{self, RunOptions};
+use crate::replay::ReplayStore;
+use crate::verifier::Verifier;
 
 /// Arguments of `bench`.
 #[derive(Args, Debug)]
 pub struct BenchArgs {
-    /// The algorithm to measure.
+    /// The algorithm: ES256, ES384, RS256, PS256, EdDSA (any JWS alg of SPEC §2 works).
     #[arg(long, default_value = "ES256")]
     pub alg: String,
-    /// Records per measurement.
-    #[arg(long, default_value_t = 20_000)]
-    pub nodes: usize,
+    /// Records per round.
+    #[arg(long, default_value_t = 30_000)]
+    pub nodes: u64,
     /// Worker threads (default: the number of cores).
     #[arg(long)]
     pub threads: Option<usize>,
+    /// Measured rounds of each side (medians are reported).
+    #[arg(long, default_value_t = 7)]
+    pub rounds: usize,
     /// Print one JSON object instead of the text line.
     #[arg(long)]
     pub json: bool,
 }
 
+/// The figures of one bench run.
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct BenchResult {
+    /// The algorithm.
+    pub alg: String,
+    /// Worker threads.
+    pub threads: usize,
+    /// Records per round.
+    pub nodes: u64,
+    /// Median engine throughput, records/s.
+    pub engine_per_sec: f64,
+    /// Median ceiling throughput, verifications/s.
+    pub ceiling_per_sec: f64,
+    /// Median of the per-round engine/ceiling ratios.
+    pub ratio: f64,
+    /// Every engine round, records/s.
+    pub engine_rounds: Vec<f64>,
+    /// Every ceiling round, verifications/s.
+    pub ceiling_rounds: Vec<f64>,
+}
+
+const NOW: i64 = 1_795_910_400; // 2026-11-29T00:00:00Z: any fixed time will do
+
+/// A signature to verify for the ceiling, decoded ahead of time.
+struct Prepared {
+    issuer: usize,
+    key: usize,
+    signing_input: Vec<u8>,
+    signature: Vec<u8>,
+}
+
 /// Runs `bench`.
-pub fn run(_args: &BenchArgs) -> Result<(), Failure> {
-    Err(Failure::fatal("bench: not built yet"))
+pub fn run(args: &BenchArgs) -> Result<(), Failure> {
+    let result = measure(args)?;
+    if args.json {
+        println!("{}", serde_json::to_string(&result).unwrap_or_default());
+    } else {
+        println!(
+            "engine rounds (records/s): {}",
+            fmt_rounds(&result.engine_rounds)
+        );
+        println!(
+            "ceiling rounds (verifies/s): {}",
+            fmt_rounds(&result.ceiling_rounds)
+        );
+        println!(
+            "bench {} threads={} engine={:.0}/s ceiling={:.0}/s ratio={:.3}",
+            result.alg, result.threads, result.engine_per_sec, result.ceiling_per_sec, result.ratio
+        );
+    }
+    Ok(())
+}
+
+fn fmt_rounds(rounds: &[f64]) -> String {
+    rounds
+        .iter()
+        .map(|r| format!("{r:.0}"))
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// Measures engine and ceiling for `args`.
+pub fn measure(args: &BenchArgs) -> Result<BenchResult, Failure> {
+    let alg = Alg::parse(&args.alg).ok_or_else(|| {
+        Failure::usage(format!(
+            "--alg {:?}: not a JWS algorithm (x509pop is not benchmarked by this build)",
+            args.alg
+        ))
+    })?;
+    if args.nodes == 0 || args.rounds == 0 {
+        return Err(Failure::usage("--nodes and --rounds must be at least 1"));
+    }
+    let threads = args.threads.unwrap_or_else(default_threads).max(1);
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(threads)
+        .build()
+        .map_err(|e| Failure::fatal(format!("thread pool: {e}")))?;
+
+    let dir = std::env::temp_dir().join(format!("fleet-attest-bench-{}", std::process::id()));
+    let io_err =
+        |what: &std::path::Path, e: io::Error| Failure::fatal(format!("{}: {e}", what.display()));
+    let issuers = crate::gen::issuers(1, &[alg]).map_err(Failure::fatal)?;
+    crate::gen::write_config_and_keys(&dir, &issuers).map_err(|(p, e)| io_err(&p, e))?;
+    fs::write(dir.join("join_tokens.csv"), "").map_err(|e| io_err(&dir, e))?;
+    let records = pool.install(|| crate::gen::valid_jwt_records(&issuers, 1, NOW, 0..args.nodes));
+    let evidence = dir.join("evidence.jsonl");
+    let mut text = String::with_capacity(records.iter().map(|r| r.len() + 1).sum());
+    for record in &records {
+        text.push_str(record);
+        text.push('\n');
+    }
+    fs::write(&evidence, &text).map_err(|e| io_err(&evidence, e))?;
+    let verifier = crate::config::load(&dir.join("fleet.toml")).map_err(Failure::fatal)?;
+    let input = Input::open(&evidence).map_err(|e| io_err(&evidence, e))?;
+    let prepared = prepare(&verifier, &records)?;
+    let result = (|| {
+        let engine = || engine_round(&verifier, &input, threads, args.nodes);
+        let ceiling = || ceiling_round(&pool, &verifier, &prepared);
+        engine()?;
+        ceiling()?;
+        let mut engine_rounds = Vec::with_capacity(args.rounds);
+        let mut ceiling_rounds = Vec::with_capacity(args.rounds);
+        for _ in 0..args.rounds {
+            engine_rounds.push(per_sec(args.nodes, engine()?));
+            ceiling_rounds.push(per_sec(args.nodes, ceiling()?));
+        }
+        let engine_per_sec = median(&engine_rounds);
+        let ceiling_per_sec = median(&ceiling_rounds);
+        let ratios: Vec<f64> = engine_rounds
+            .iter()
+            .zip(&ceiling_rounds)
+            .map(|(e, c)| e / c)
+            .collect();
+        Ok(BenchResult {
+            alg: alg.name().to_owned(),
+            threads,
+            nodes: args.nodes,
+            engine_per_sec,
+            ceiling_per_sec,
+            ratio: median(&ratios),
+            engine_rounds,
+            ceiling_rounds,
+        })
+    })();
+    let _ = fs::remove_dir_all(&dir);
+    result
+}
+
+fn per_sec(n: u64, elapsed: Duration) -> f64 {
+    n as f64 / elapsed.as_secs_f64().max(1e-9)
+}
+
+fn median(values: &[f64]) -> f64 {
+    let mut sorted = values.to_vec();
+    sorted.sort_by(f64::total_cmp);
+    let mid = sorted.len() / 2;
+    if sorted.len() % 2 == 1 {
+        sorted[mid]
+    } else {
+        (sorted[mid - 1] + sorted[mid]) / 2.0
+    }
+}
+
+fn engine_round(
+    verifier: &Verifier,
+    input: &Input,
+    threads: usize,
+    nodes: u64,
+) -> Result<Duration, Failure> {
+    let store = ReplayStore::new();
+    let options = RunOptions {
+        threads,
+        now: NOW,
+        skip_records: 0,
+        progress: false,
+    };
+    let started = Instant::now();
+    let mut sink = io::sink();
+    let stats = pipeline::run(verifier, input, &mut sink, &store, &options)
+        .map_err(|e| Failure::fatal(format!("bench run: {e:?}")))?;
+    let elapsed = started.elapsed();
+    sink.flush().ok();
+    if stats.attested != nodes {
+        return Err(Failure::fatal(format!(
+            "bench: {} of {nodes} records attested ({:?})",
+            stats.attested, stats.by_code
+        )));
+    }
+    Ok(elapsed)
+}
+
+/// Decodes every token's signature and finds its key, outside the timed part.
+fn prepare(verifier: &Verifier, records: &[String]) -> Result<Vec<Prepared>, Failure> {
+    records
+        .iter()
+        .map(|record| {
+            let value: serde_json::Value = serde_json::from_str(record)
+                .map_err(|e| Failure::fatal(format!("bench record: {e}")))?;
+            let token = value["token"].as_str().unwrap_or_default();
+            let (signing_input, signature) = token
+                .rsplit_once('.')
+                .ok_or_else(|| Failure::fatal("bench token has no signature"))?;
+            let header = signing_input.split('.').next().unwrap_or_default();
+            let header: serde_json::Value = B64
+                .decode(header)
+                .ok()
+                .and_then(|h| serde_json::from_slice(&h).ok())
+                .ok_or_else(|| Failure::fatal("bench token header"))?;
+            let kid = header["kid"].as_str().unwrap_or_default();
+            let (issuer, key) = find_key(verifier, kid)
+                .ok_or_else(|| Failure::fatal(format!("bench: no key {kid}")))?;
+            Ok(Prepared {
+                issuer,
+                key,
+                signing_input: signing_input.as_bytes().to_vec(),
+                signature: B64
+                    .decode(signature)
+                    .map_err(|e| Failure::fatal(format!("bench signature: {e}")))?,
+            })
+        })
+        .collect()
+}
+
+fn find_key(verifier: &Verifier, kid: &str) -> Option<(usize, usize)> {
+    verifier
+        .jwt()
+        .issuers()
+        .iter()
+        .enumerate()
+        .find_map(|(i, issuer)| {
+            issuer
+                .keys
+                .iter()
+                .position(|k| k.kid() == Some(kid))
+                .map(|k| (i, k))
+        })
+}
+
+fn key<'v>(verifier: &'v Verifier, p: &Prepared) -> &'v VerifyKey {
+    &verifier.jwt().issuers()[p.issuer].keys[p.key]
+}
+
+fn ceiling_round(
+    pool: &rayon::ThreadPool,
+    verifier: &Verifier,
+    prepared: &[Prepared],
+) -> Result<Duration, Failure> {
+    let started = Instant::now();
+    let failures = pool.install(|| {
+        prepared
+            .par_iter()
+            .filter(|p| !key(verifier, p).verify(&p.signing_input, &p.signature))
+            .count()
+    });
+    let elapsed = started.elapsed();
+    if failures != 0 {
+        return Err(Failure::fatal(format!(
+            "bench: {failures} ceiling verifies failed"
+        )));
+    }
+    Ok(elapsed)
 }

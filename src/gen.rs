@@ -605,14 +605,7 @@ pub fn run(args: &GenArgs) -> Result<(), Failure> {
     fs::create_dir_all(out.join("keys")).map_err(|e| fatal(out, e))?;
 
     let issuers = issuers(args.seed, &algs).map_err(Failure::fatal)?;
-    let config = fleet_config(&issuers);
-    write(&out.join("fleet.toml"), config.as_bytes())
-        .map_err(|e| fatal(&out.join("fleet.toml"), e))?;
-    for issuer in &issuers {
-        let jwks = json!({"keys": issuer.keys.iter().map(|(kid, key)| key.public_jwk(kid, issuer.alg)).collect::<Vec<_>>()});
-        let path = out.join(format!("keys/{}.jwks.json", issuer.name));
-        write(&path, format!("{jwks:#}\n").as_bytes()).map_err(|e| fatal(&path, e))?;
-    }
+    write_config_and_keys(out, &issuers).map_err(|(path, e)| fatal(&path, e))?;
 
     let kinds = plan(args);
     let mut tokens = String::from("# token,expires_at_unix_seconds\n");
@@ -693,6 +686,38 @@ pub fn run(args: &GenArgs) -> Result<(), Failure> {
 
 fn write(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     fs::write(path, bytes)
+}
+
+/// Writes `fleet.toml` and one JWK Set per issuer under `keys/` into `out`.
+pub fn write_config_and_keys(
+    out: &Path,
+    issuers: &[GenIssuer],
+) -> Result<(), (PathBuf, std::io::Error)> {
+    let keys = out.join("keys");
+    fs::create_dir_all(&keys).map_err(|e| (keys.clone(), e))?;
+    let path = out.join("fleet.toml");
+    write(&path, fleet_config(issuers).as_bytes()).map_err(|e| (path, e))?;
+    for issuer in issuers {
+        let jwks = json!({"keys": issuer.keys.iter().map(|(kid, key)| key.public_jwk(kid, issuer.alg)).collect::<Vec<_>>()});
+        let path = keys.join(format!("{}.jwks.json", issuer.name));
+        write(&path, format!("{jwks:#}\n").as_bytes()).map_err(|e| (path, e))?;
+    }
+    Ok(())
+}
+
+/// Valid JWT records (`{"id","type","token"}` lines, no newline) for nodes `range`, signed in
+/// parallel on the current rayon pool.
+pub fn valid_jwt_records(
+    issuers: &[GenIssuer],
+    seed: u64,
+    now: i64,
+    range: std::ops::Range<u64>,
+) -> Vec<String> {
+    let fleet = Fleet { seed, now, issuers };
+    range
+        .into_par_iter()
+        .map(|i| fleet.record(i, Kind::Jwt).0)
+        .collect()
 }
 
 /// The `fleet.toml` of a generated fleet.

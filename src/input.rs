@@ -15,7 +15,7 @@ use memmap2::Mmap;
 
 /// Lines per chunk: large enough to amortize the hand-off, small enough to keep every worker
 /// busy and the reorder window short.
-pub const CHUNK_LINES: usize = 1024;
+pub const CHUNK_LINES: usize = 256;
 /// Bytes per chunk, whichever bound comes first.
 pub const CHUNK_BYTES: usize = 1 << 20;
 

@@ -5,7 +5,7 @@
 //! batch that means an expired token is `join_token/token_expired` and is not single-use state
 //! (it can never attest, so consuming it changes no later verdict).
 
-use std::collections::HashMap;
+use foldhash::{HashMap, HashMapExt};
 
 use crate::error::Rejection;
 use crate::template::is_valid_spiffe_path;

@@ -196,6 +196,7 @@ impl<'t, 'i> Json<'t, 'i> {
 }
 
 /// Iterator over an object's members.
+#[derive(Clone)]
 pub struct Members<'t, 'i> {
     rest: &'t [Node<'i>],
     left: usize,
@@ -221,6 +222,7 @@ impl<'t, 'i> Iterator for Members<'t, 'i> {
 }
 
 /// Iterator over an array's elements.
+#[derive(Clone)]
 pub struct Elements<'t, 'i> {
     rest: &'t [Node<'i>],
     left: usize,
@@ -241,23 +243,31 @@ impl<'t, 'i> Iterator for Elements<'t, 'i> {
     }
 }
 
+/// Objects up to this many members are checked for duplicates pairwise, without allocating.
+const PAIRWISE_MAX: usize = 24;
+
 /// The first member name that occurs twice in any object on the tape, if any.
 pub fn first_duplicate_key<'i>(tape: &simd_json::Tape<'i>) -> Option<&'i str> {
     let nodes = &tape.0;
-    let mut keys: Vec<&'i str> = Vec::new();
-    for at in 0..nodes.len() {
-        if let Node::Object { len, .. } = nodes[at] {
-            if len < 2 {
-                continue;
-            }
-            keys.clear();
-            keys.extend(
-                Json {
-                    nodes: &nodes[at..],
+    for (at, node) in nodes.iter().enumerate() {
+        let Node::Object { len, .. } = *node else {
+            continue;
+        };
+        if len < 2 {
+            continue;
+        }
+        let object = Json {
+            nodes: &nodes[at..],
+        };
+        if len <= PAIRWISE_MAX {
+            let mut names = object.members().map(|(k, _)| k);
+            while let Some(name) = names.next() {
+                if names.clone().any(|other| other == name) {
+                    return Some(name);
                 }
-                .members()
-                .map(|(k, _)| k),
-            );
+            }
+        } else {
+            let mut keys: Vec<&'i str> = object.members().map(|(k, _)| k).collect();
             keys.sort_unstable();
             if let Some(pair) = keys.windows(2).find(|w| w[0] == w[1]) {
                 return Some(pair[0]);
@@ -267,21 +277,25 @@ pub fn first_duplicate_key<'i>(tape: &simd_json::Tape<'i>) -> Option<&'i str> {
     None
 }
 
-/// The deepest nesting of objects and arrays on the tape (0 for a scalar).
-pub fn depth(tape: &simd_json::Tape<'_>) -> usize {
+/// True when objects and arrays on the tape nest deeper than `max`.
+pub fn deeper_than(tape: &simd_json::Tape<'_>, max: usize) -> bool {
     // Each container closes after `span` nodes; a stack of end positions gives the depth.
-    let mut ends: Vec<usize> = Vec::new();
-    let mut deepest = 0;
+    let mut ends = [0usize; MAX_DEPTH + 1];
+    let max = max.min(MAX_DEPTH);
+    let mut open = 0usize;
     for (at, node) in tape.0.iter().enumerate() {
-        while ends.last().is_some_and(|&end| end <= at) {
-            ends.pop();
+        while open > 0 && ends[open - 1] <= at {
+            open -= 1;
         }
         if let Node::Object { .. } | Node::Array { .. } = node {
-            ends.push(at + span(node));
-            deepest = deepest.max(ends.len());
+            if open == max {
+                return true;
+            }
+            ends[open] = at + span(node);
+            open += 1;
         }
     }
-    deepest
+    false
 }
 
 #[cfg(test)]
@@ -305,7 +319,8 @@ mod tests {
             assert_eq!(a.elements().count(), 2);
             assert_eq!(root.get("c").unwrap().as_str(), Some("x"));
             assert_eq!(root.get("d").unwrap().kind(), Kind::Null);
-            assert_eq!(depth(tape), 3);
+            assert!(deeper_than(tape, 2));
+            assert!(!deeper_than(tape, 3));
         });
     }
 
@@ -319,6 +334,15 @@ mod tests {
         });
         with_tape(r#"{"x":[{"k":1,"k":2}]}"#, |t| {
             assert_eq!(first_duplicate_key(t), Some("k"))
+        });
+        // Large objects take the sorting path.
+        let mut big: Vec<String> = (0..40).map(|i| format!("\"m{i}\":{i}")).collect();
+        with_tape(&format!("{{{}}}", big.join(",")), |t| {
+            assert_eq!(first_duplicate_key(t), None)
+        });
+        big.push("\"m7\":0".into());
+        with_tape(&format!("{{{}}}", big.join(",")), |t| {
+            assert_eq!(first_duplicate_key(t), Some("m7"))
         });
     }
 

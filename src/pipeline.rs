@@ -144,30 +144,33 @@ pub fn run(
     let max_record_bytes = verifier.limits().max_record_bytes;
 
     let (read_result, write_result) = std::thread::scope(|scope| {
-        let writer = scope.spawn(|| {
-            let mut writer = OrderedWriter {
-                output: io::BufWriter::with_capacity(1 << 20, output),
-                store,
-                now: options.now,
-                skip: options.skip_records,
-                stats: RunStats::default(),
-                out: Vec::new(),
-            };
-            let mut waiting: HashMap<u64, ChunkResult> = HashMap::new();
-            let mut next = 0u64;
-            for result in result_rx {
-                waiting.insert(result.index, result);
-                while let Some(chunk) = waiting.remove(&next) {
-                    progress.inc(chunk.input_bytes as u64);
-                    writer.write_chunk(&chunk).map_err(RunError::Output)?;
-                    next += 1;
-                    let _ = slot_rx.recv();
+        let writer = std::thread::Builder::new()
+            .name("fleet-attest-writer".into())
+            .spawn_scoped(scope, || {
+                let mut writer = OrderedWriter {
+                    // No BufWriter: chunks arrive as large runs of whole lines, written as they are.
+                    output,
+                    store,
+                    now: options.now,
+                    skip: options.skip_records,
+                    stats: RunStats::default(),
+                    patched: Vec::new(),
+                };
+                let mut waiting: HashMap<u64, ChunkResult> = HashMap::new();
+                let mut next = 0u64;
+                for result in result_rx {
+                    waiting.insert(result.index, result);
+                    while let Some(chunk) = waiting.remove(&next) {
+                        progress.inc(chunk.input_bytes as u64);
+                        writer.write_chunk(&chunk).map_err(RunError::Output)?;
+                        next += 1;
+                        let _ = slot_rx.recv();
+                    }
+                    progress.set_message(format!("{} records", writer.stats.records));
                 }
-                progress.set_message(format!("{} records", writer.stats.records));
-            }
-            writer.output.flush().map_err(RunError::Output)?;
-            Ok::<RunStats, RunError>(writer.stats)
-        });
+                writer.output.flush().map_err(RunError::Output)?;
+                Ok::<RunStats, RunError>(writer.stats)
+            });
 
         let read_result = pool.in_place_scope(|workers| {
             let result = input.chunks(max_record_bytes, |chunk| {
@@ -183,9 +186,12 @@ pub fn run(
             drop(result_tx);
             result
         });
-        let write_result = writer
-            .join()
-            .unwrap_or_else(|_| Err(RunError::Output(io::Error::other("writer thread panicked"))));
+        let write_result = match writer {
+            Ok(writer) => writer.join().unwrap_or_else(|_| {
+                Err(RunError::Output(io::Error::other("writer thread panicked")))
+            }),
+            Err(err) => Err(RunError::Output(err)),
+        };
         (read_result, write_result)
     });
     progress.finish_and_clear();
@@ -196,65 +202,69 @@ pub fn run(
 }
 
 struct OrderedWriter<'a, W: Write> {
-    output: io::BufWriter<W>,
+    output: W,
     store: &'a ReplayStore,
     now: i64,
     skip: u64,
     stats: RunStats,
-    out: Vec<u8>,
+    /// Scratch for one replayed record's line.
+    patched: Vec<u8>,
 }
 
 impl<W: Write> OrderedWriter<'_, W> {
+    /// Writes a chunk's lines in order, replacing the lines of replayed records. Unchanged lines
+    /// go out in contiguous runs of the chunk buffer.
     fn write_chunk(&mut self, chunk: &ChunkResult) -> io::Result<()> {
-        self.out.clear();
+        let mut run_start: Option<usize> = None;
         for record in &chunk.records {
             self.stats.records += 1;
             let write = self.stats.records > self.skip;
-            let line = &chunk.buf[record.span.clone()];
-            match record.verdict {
-                Verdict::Attested(expiry) => {
-                    let consumed = match expiry {
-                        None => Ok(()),
-                        Some(expires_at) => self.store.try_consume(
-                            &chunk.keys[record.key.clone()],
-                            expires_at,
-                            record.line,
-                            self.now,
-                        ),
+            let replayed = match record.verdict {
+                Verdict::Attested(Some(expires_at)) => self
+                    .store
+                    .try_consume(
+                        &chunk.keys[record.key.clone()],
+                        expires_at,
+                        record.line,
+                        self.now,
+                    )
+                    .err(),
+                _ => None,
+            };
+            match (record.verdict, replayed) {
+                (Verdict::Rejected(code), _) => self.count_rejection(code),
+                (Verdict::Attested(_), None) => self.stats.attested += 1,
+                (Verdict::Attested(_), Some(by)) => {
+                    let rejection = Rejection::Replayed {
+                        what: describe_key(&chunk.keys[record.key.clone()]),
+                        by_line: match by {
+                            ConsumedBy::Line(line) => Some(line),
+                            ConsumedBy::EarlierRun => None,
+                        },
                     };
-                    match consumed {
-                        Ok(()) => {
-                            self.stats.attested += 1;
-                            if write {
-                                self.out.extend_from_slice(line);
-                            }
-                        }
-                        Err(by) => {
-                            let rejection = Rejection::Replayed {
-                                what: describe_key(&chunk.keys[record.key.clone()]),
-                                by_line: match by {
-                                    ConsumedBy::Line(line) => Some(line),
-                                    ConsumedBy::EarlierRun => None,
-                                },
-                            };
-                            self.count_rejection(rejection.code());
-                            if write {
-                                let prefix = record.prefix_end - record.span.start;
-                                self.out.extend_from_slice(&line[..prefix]);
-                                sink::write_rejected(&mut self.out, &rejection);
-                            }
-                        }
-                    }
-                }
-                Verdict::Rejected(code) => {
-                    self.count_rejection(code);
+                    self.count_rejection(rejection.code());
                     if write {
-                        self.out.extend_from_slice(line);
+                        if let Some(start) = run_start.take() {
+                            self.output
+                                .write_all(&chunk.buf[start..record.span.start])?;
+                        }
+                        self.patched.clear();
+                        self.patched
+                            .extend_from_slice(&chunk.buf[record.span.start..record.prefix_end]);
+                        sink::write_rejected(&mut self.patched, &rejection);
+                        self.output.write_all(&self.patched)?;
                     }
+                    continue;
                 }
             }
+            if write && run_start.is_none() {
+                run_start = Some(record.span.start);
+            }
         }
-        self.output.write_all(&self.out)
+        if let Some(start) = run_start {
+            self.output.write_all(&chunk.buf[start..])?;
+        }
+        Ok(())
     }
 
     fn count_rejection(&mut self, code: &'static str) {

@@ -17,6 +17,7 @@ use std::io::{BufRead, BufReader, BufWriter, Write};
 use std::path::Path;
 
 use dashmap::DashMap;
+use foldhash::fast::RandomState;
 use serde::{Deserialize, Serialize};
 
 /// Expiry used for keys that never expire (join tokens).
@@ -38,9 +39,16 @@ struct Entry {
 }
 
 /// Consumed single-use keys.
-#[derive(Default)]
 pub struct ReplayStore {
-    entries: DashMap<Box<str>, Entry>,
+    entries: DashMap<Box<str>, Entry, RandomState>,
+}
+
+impl Default for ReplayStore {
+    fn default() -> ReplayStore {
+        ReplayStore {
+            entries: DashMap::with_hasher(RandomState::default()),
+        }
+    }
 }
 
 #[derive(Serialize, Deserialize)]

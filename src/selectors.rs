@@ -6,7 +6,7 @@
 //! that list it, and an alias matches when its hits equal its selector count, so the cost grows
 //! with the record's selectors, not with the number of aliases.
 
-use std::collections::HashMap;
+use foldhash::{HashMap, HashMapExt};
 use std::ops::Range;
 
 /// A record's selectors, `type:value` strings in one buffer.

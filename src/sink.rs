@@ -122,11 +122,13 @@ impl Output {
         Ok(Output::File(file))
     }
 
-    /// Makes written lines durable (files only).
+    /// Makes written lines durable: regular files are fsynced; devices and pipes
+    /// (`/dev/null`, a FIFO) cannot be and need not be.
     pub fn sync(&mut self) -> io::Result<()> {
         match self {
             Output::Stdout(out) => out.flush(),
-            Output::File(file) => file.sync_all(),
+            Output::File(file) if file.metadata()?.is_file() => file.sync_all(),
+            Output::File(file) => file.flush(),
         }
     }
 }

@@ -187,10 +187,11 @@ impl Template {
         for part in &self.parts {
             match part {
                 Part::Text(text) => out.push_str(text),
-                Part::Action(pipeline) => {
-                    let value = eval_pipeline(pipeline, fields)?;
-                    out.push_str(&value);
-                }
+                Part::Action(pipeline) => match pipeline.commands.as_slice() {
+                    // The common action, a lone field, renders straight into `out`.
+                    [Command::Operand(Operand::Field(path))] => fields.lookup(path, out)?,
+                    _ => out.push_str(&eval_pipeline(pipeline, fields)?),
+                },
             }
         }
         Ok(())

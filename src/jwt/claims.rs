@@ -4,7 +4,7 @@ use regex::Regex;
 
 use super::{Issuer, JwtOutput, SelectorClaims, SingleUse};
 use crate::error::{clip, Rejection};
-use crate::json::{depth, first_duplicate_key, Json, Kind, MAX_DEPTH};
+use crate::json::{deeper_than, first_duplicate_key, Json, Kind, MAX_DEPTH};
 use crate::selectors::SelectorSet;
 use crate::template::{is_valid_spiffe_path, Fields};
 
@@ -54,9 +54,41 @@ fn missing(claim: &str) -> Rejection {
     }
 }
 
+/// The registered claims, found in one pass over the members.
+#[derive(Default)]
+struct Registered<'t, 'i> {
+    iss: Option<Json<'t, 'i>>,
+    sub: Option<Json<'t, 'i>>,
+    jti: Option<Json<'t, 'i>>,
+    exp: Option<Json<'t, 'i>>,
+    nbf: Option<Json<'t, 'i>>,
+    iat: Option<Json<'t, 'i>>,
+    aud: Option<Json<'t, 'i>>,
+}
+
+impl<'t, 'i> Registered<'t, 'i> {
+    fn find(claims: &Json<'t, 'i>) -> Registered<'t, 'i> {
+        let mut found = Registered::default();
+        for (name, value) in claims.members() {
+            let slot = match name {
+                "iss" => &mut found.iss,
+                "sub" => &mut found.sub,
+                "jti" => &mut found.jti,
+                "exp" => &mut found.exp,
+                "nbf" => &mut found.nbf,
+                "iat" => &mut found.iat,
+                "aud" => &mut found.aud,
+                _ => continue,
+            };
+            *slot = Some(value);
+        }
+        found
+    }
+}
+
 /// Reads a NumericDate claim: absent is `None`, a non-number is invalid.
-fn numeric_date(claims: &Json<'_, '_>, name: &str) -> Result<Option<f64>, Rejection> {
-    match claims.get(name) {
+fn numeric_date(value: Option<Json<'_, '_>>, name: &str) -> Result<Option<f64>, Rejection> {
+    match value {
         None => Ok(None),
         Some(value) => value
             .as_number()
@@ -65,8 +97,8 @@ fn numeric_date(claims: &Json<'_, '_>, name: &str) -> Result<Option<f64>, Reject
     }
 }
 
-fn string_claim<'i>(claims: &Json<'_, 'i>, name: &str) -> Result<Option<&'i str>, Rejection> {
-    match claims.get(name) {
+fn string_claim<'i>(value: Option<Json<'_, 'i>>, name: &str) -> Result<Option<&'i str>, Rejection> {
+    match value {
         None => Ok(None),
         Some(value) => value
             .as_str()
@@ -92,18 +124,19 @@ pub(super) fn check(
     if let Some(key) = first_duplicate_key(tape) {
         return Err(invalid(format!("member {:?} appears twice", clip(key))));
     }
-    if depth(tape) > MAX_DEPTH {
+    if deeper_than(tape, MAX_DEPTH) {
         return Err(invalid(format!("nested deeper than {MAX_DEPTH} levels")));
     }
 
     // Types first: a claim of the wrong type is never compared.
-    let iss = string_claim(&claims, "iss")?;
-    let sub = string_claim(&claims, "sub")?;
-    let jti = string_claim(&claims, "jti")?;
-    let exp = numeric_date(&claims, "exp")?;
-    let nbf = numeric_date(&claims, "nbf")?;
-    let iat = numeric_date(&claims, "iat")?;
-    let aud = claims.get("aud");
+    let registered = Registered::find(&claims);
+    let iss = string_claim(registered.iss, "iss")?;
+    let sub = string_claim(registered.sub, "sub")?;
+    let jti = string_claim(registered.jti, "jti")?;
+    let exp = numeric_date(registered.exp, "exp")?;
+    let nbf = numeric_date(registered.nbf, "nbf")?;
+    let iat = numeric_date(registered.iat, "iat")?;
+    let aud = registered.aud;
     if let Some(aud) = aud {
         let ok = match aud.kind() {
             Kind::String => true,

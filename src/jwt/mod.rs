@@ -10,7 +10,7 @@
 mod claims;
 pub mod jws;
 
-use std::collections::HashMap;
+use foldhash::{HashMap, HashMapExt};
 
 use crate::error::{clip, Rejection};
 use crate::json::{Json, JsonBuffers};

@@ -310,6 +310,26 @@ fn fatal_errors_exit_1_with_one_line_naming_the_file() {
 }
 
 #[test]
+fn output_to_a_device_works() {
+    let out = run(&[
+        "verify",
+        "--config",
+        data("jwt/fleet.toml").to_str().unwrap(),
+        "--input",
+        data("jwt/evidence.jsonl").to_str().unwrap(),
+        "--output",
+        "/dev/null",
+        "--now",
+        NOW,
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+#[test]
 fn bad_usage_exits_2() {
     assert_eq!(run(&["verify"]).status.code(), Some(2));
     assert_eq!(run(&["frobnicate"]).status.code(), Some(2));
