@@ -15,6 +15,7 @@ use crate::keys::{load_jwks, Alg, JwksPolicy};
 use crate::selectors::AliasIndex;
 use crate::template::{is_valid_spiffe_path, Template};
 use crate::verifier::{Limits, Verifier};
+use crate::x509pop::{self, ChainCache, X509Pop};
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -24,7 +25,7 @@ struct RawConfig {
     limits: RawLimits,
     #[serde(default)]
     jwt_issuer: Vec<RawIssuer>,
-    x509pop: Option<toml::Value>,
+    x509pop: Option<RawX509pop>,
     join_token: Option<RawJoinToken>,
     #[serde(default)]
     node_alias: Vec<RawAlias>,
@@ -99,6 +100,24 @@ struct RawRule {
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
+struct RawX509pop {
+    ca_bundle_paths: Vec<PathBuf>,
+    agent_path_template: Option<String>,
+    #[serde(default = "default_max_intermediates")]
+    max_intermediates: usize,
+    #[serde(default = "default_max_rsa_key_size")]
+    max_rsa_key_size: usize,
+}
+
+fn default_max_intermediates() -> usize {
+    x509pop::DEFAULT_MAX_INTERMEDIATES
+}
+fn default_max_rsa_key_size() -> usize {
+    x509pop::DEFAULT_MAX_RSA_KEY_SIZE
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
 struct RawJoinToken {
     tokens_path: PathBuf,
 }
@@ -122,6 +141,11 @@ pub fn load(path: &Path) -> Result<Verifier, String> {
 
 /// Builds a verifier from TOML text; relative paths resolve against `base`.
 pub fn from_str(text: &str, base: &Path) -> Result<Verifier, String> {
+    from_str_with(text, base, ChainCache::On)
+}
+
+/// [`from_str`] with a choice of x509pop chain caching (tests compare both).
+pub fn from_str_with(text: &str, base: &Path, cache: ChainCache) -> Result<Verifier, String> {
     let raw: RawConfig = toml::from_str(text).map_err(|err| {
         let line = err
             .span()
@@ -169,9 +193,10 @@ pub fn from_str(text: &str, base: &Path) -> Result<Verifier, String> {
     }
     let jwt = JwtVerifier::new(issuers)?;
 
-    if raw.x509pop.is_some() {
-        return Err("[x509pop]: not supported by this build yet".into());
-    }
+    let x509pop = raw
+        .x509pop
+        .map(|section| build_x509pop(section, base, cache))
+        .transpose()?;
 
     let join_tokens = match raw.join_token {
         None => None,
@@ -208,9 +233,32 @@ pub fn from_str(text: &str, base: &Path) -> Result<Verifier, String> {
         limits,
         jwt,
         join_tokens,
-        x509pop: None,
+        x509pop,
         aliases,
     })
+}
+
+fn build_x509pop(raw: RawX509pop, base: &Path, cache: ChainCache) -> Result<X509Pop, String> {
+    if raw.max_rsa_key_size == 0 {
+        return Err("x509pop.max_rsa_key_size must be greater than 0".into());
+    }
+    let paths: Vec<PathBuf> = raw.ca_bundle_paths.iter().map(|p| base.join(p)).collect();
+    let paths: Vec<&Path> = paths.iter().map(PathBuf::as_path).collect();
+    let template = Template::compile(
+        raw.agent_path_template
+            .as_deref()
+            .unwrap_or(x509pop::DEFAULT_TEMPLATE),
+        x509pop::TEMPLATE_ROOTS,
+    )
+    .map_err(|err| format!("x509pop.agent_path_template: {err}"))?;
+    X509Pop::new(
+        &paths,
+        raw.max_intermediates,
+        raw.max_rsa_key_size,
+        template,
+        cache,
+    )
+    .map_err(|err| format!("x509pop.ca_bundle_paths: {err}"))
 }
 
 fn build_issuer(raw: RawIssuer, base: &Path) -> Result<Issuer, String> {

@@ -11,7 +11,7 @@ use crate::record::{Evidence, Record};
 use crate::replay::NEVER;
 use crate::selectors::{AliasIndex, AliasScratch, SelectorSet};
 use crate::sink::{self, RecordId};
-use crate::x509pop::{X509Pop, X509PopScratch};
+use crate::x509pop::{X509Pop, X509PopOutput, X509PopScratch};
 
 /// Size limits (`[limits]`). Each bounds the work one record can cause.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -91,6 +91,11 @@ impl Verifier {
     /// The JWT issuers.
     pub fn jwt(&self) -> &JwtVerifier {
         &self.jwt
+    }
+
+    /// The x509pop attestor, when configured.
+    pub fn x509pop(&self) -> Option<&X509Pop> {
+        self.x509pop.as_ref()
     }
 
     /// Judges one non-empty input line and appends its result line to `out`.
@@ -206,9 +211,11 @@ impl Verifier {
                     &self.trust_domain,
                     self.limits.max_selectors,
                     &mut scratch.x509pop,
-                    &mut scratch.selectors,
-                    &mut scratch.agent_path,
-                    &mut scratch.replay_key,
+                    X509PopOutput {
+                        selectors: &mut scratch.selectors,
+                        agent_path: &mut scratch.agent_path,
+                        replay_key: &mut scratch.replay_key,
+                    },
                 )
             }
         }

@@ -7,6 +7,7 @@
 //! - `roundtrip`: `gen` fleets verified against their `expected.jsonl`.
 //! - `properties`: arbitrary input lines give exactly one result each and never panic.
 //! - `replay_state`: single use across runs and `--resume`.
+//! - `x509pop`: SPIRE x509pop transcripts from an independent implementation; the chain cache.
 
 mod cli;
 mod determinism;
@@ -15,3 +16,4 @@ mod replay_state;
 mod roundtrip;
 mod support;
 mod wycheproof;
+mod x509pop;
