@@ -9,7 +9,7 @@ bin=./target/release/fleet-attest
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 
-echo "== verify data/demo (1000 records: JWTs of five algorithms, join tokens, rejects of every kind)"
+echo "== verify data/demo (1000 records: JWTs of five algorithms, x509pop, join tokens, rejects of every kind)"
 "$bin" verify --config data/demo/fleet.toml --input data/demo/evidence.jsonl \
   --output "$work/results.jsonl" --summary "$work/summary.json" --now "$NOW"
 echo "summary: $(cat "$work/summary.json")"

@@ -7,4 +7,4 @@ cargo build --release --quiet
 rm -rf data/demo
 ./target/release/fleet-attest gen --out data/demo --nodes 1000 --seed 2026 \
   --now 2026-11-29T00:00:00Z --jwt-algs ES256,RS256,PS256,EdDSA,ES384 \
-  --join-token-fraction 0.05 --invalid-fraction 0.15
+  --x509pop-fraction 0.15 --join-token-fraction 0.05 --invalid-fraction 0.15

@@ -30,11 +30,13 @@ use crate::keys::{Alg, VerifyKey};
 use crate::pipeline::{self, RunOptions};
 use crate::replay::ReplayStore;
 use crate::verifier::Verifier;
+use aws_lc_rs::signature;
 
 /// Arguments of `bench`.
 #[derive(Args, Debug)]
 pub struct BenchArgs {
-    /// The algorithm: ES256, ES384, RS256, PS256, EdDSA (any JWS alg of SPEC §2 works).
+    /// ES256, ES384, RS256, PS256, EdDSA (any JWS alg of SPEC §2), or x509pop (P-256 leaf, one
+    /// intermediate).
     #[arg(long, default_value = "ES256")]
     pub alg: String,
     /// Records per round.
@@ -112,14 +114,38 @@ fn fmt_rounds(rounds: &[f64]) -> String {
         .join(" ")
 }
 
+/// The ceiling's work, prepared before timing.
+enum Ceiling {
+    /// JWS signatures with their issuers' keys.
+    Jwt(Vec<Prepared>),
+    /// Per x509pop record: the leaf's certificate signature under the intermediate's key, and
+    /// the proof of possession under the leaf's key (both keys parsed beforehand).
+    X509Pop(Vec<PreparedPop>),
+}
+
+/// The two signatures an x509pop record needs at minimum.
+struct PreparedPop {
+    issuer_key: std::sync::Arc<signature::ParsedPublicKey>,
+    tbs: Vec<u8>,
+    cert_signature: Vec<u8>,
+    leaf_key: signature::ParsedPublicKey,
+    digest: aws_lc_rs::digest::Digest,
+    proof: Vec<u8>,
+}
+
 /// Measures engine and ceiling for `args`.
 pub fn measure(args: &BenchArgs) -> Result<BenchResult, Failure> {
-    let alg = Alg::parse(&args.alg).ok_or_else(|| {
-        Failure::usage(format!(
-            "--alg {:?}: not a JWS algorithm (x509pop is not benchmarked by this build)",
-            args.alg
-        ))
-    })?;
+    let x509pop = args.alg == "x509pop";
+    let alg = match Alg::parse(&args.alg) {
+        Some(alg) => Some(alg),
+        None if x509pop => None,
+        None => {
+            return Err(Failure::usage(format!(
+                "--alg {:?}: not one of ES256, ES384, RS256, PS256, EdDSA, x509pop (or another JWS alg)",
+                args.alg
+            )))
+        }
+    };
     if args.nodes == 0 || args.rounds == 0 {
         return Err(Failure::usage("--nodes and --rounds must be at least 1"));
     }
@@ -132,10 +158,27 @@ pub fn measure(args: &BenchArgs) -> Result<BenchResult, Failure> {
     let dir = std::env::temp_dir().join(format!("fleet-attest-bench-{}", std::process::id()));
     let io_err =
         |what: &std::path::Path, e: io::Error| Failure::fatal(format!("{}: {e}", what.display()));
-    let issuers = crate::gen::issuers(1, &[alg]).map_err(Failure::fatal)?;
-    crate::gen::write_config_and_keys(&dir, &issuers).map_err(|(p, e)| io_err(&p, e))?;
-    fs::write(dir.join("join_tokens.csv"), "").map_err(|e| io_err(&dir, e))?;
-    let records = pool.install(|| crate::gen::valid_jwt_records(&issuers, 1, NOW, 0..args.nodes));
+    fs::create_dir_all(&dir).map_err(|e| io_err(&dir, e))?;
+    let records = match alg {
+        Some(alg) => {
+            let issuers = crate::gen::issuers(1, &[alg]).map_err(Failure::fatal)?;
+            crate::gen::write_config_and_keys(&dir, &issuers).map_err(|(p, e)| io_err(&p, e))?;
+            fs::write(dir.join("join_tokens.csv"), "").map_err(|e| io_err(&dir, e))?;
+            pool.install(|| crate::gen::valid_jwt_records(&issuers, 1, NOW, 0..args.nodes))
+        }
+        None => {
+            let (records, root) = pool
+                .install(|| crate::gen::valid_x509pop_records(1, 0..args.nodes))
+                .map_err(Failure::fatal)?;
+            fs::write(dir.join("root.pem"), root).map_err(|e| io_err(&dir, e))?;
+            fs::write(
+                dir.join("fleet.toml"),
+                "trust_domain = \"example.org\"\n[x509pop]\nca_bundle_paths = [\"root.pem\"]\n",
+            )
+            .map_err(|e| io_err(&dir, e))?;
+            records
+        }
+    };
     let evidence = dir.join("evidence.jsonl");
     let mut text = String::with_capacity(records.iter().map(|r| r.len() + 1).sum());
     for record in &records {
@@ -145,10 +188,13 @@ pub fn measure(args: &BenchArgs) -> Result<BenchResult, Failure> {
     fs::write(&evidence, &text).map_err(|e| io_err(&evidence, e))?;
     let verifier = crate::config::load(&dir.join("fleet.toml")).map_err(Failure::fatal)?;
     let input = Input::open(&evidence).map_err(|e| io_err(&evidence, e))?;
-    let prepared = prepare(&verifier, &records)?;
+    let ceiling_work = match alg {
+        Some(_) => Ceiling::Jwt(prepare(&verifier, &records)?),
+        None => Ceiling::X509Pop(prepare_x509pop(&records)?),
+    };
     let result = (|| {
         let engine = || engine_round(&verifier, &input, threads, args.nodes);
-        let ceiling = || ceiling_round(&pool, &verifier, &prepared);
+        let ceiling = || ceiling_round(&pool, &verifier, &ceiling_work);
         engine()?;
         ceiling()?;
         let mut engine_rounds = Vec::with_capacity(args.rounds);
@@ -165,7 +211,7 @@ pub fn measure(args: &BenchArgs) -> Result<BenchResult, Failure> {
             .map(|(e, c)| e / c)
             .collect();
         Ok(BenchResult {
-            alg: alg.name().to_owned(),
+            alg: alg.map_or("x509pop", |a| a.name()).to_owned(),
             threads,
             nodes: args.nodes,
             engine_per_sec,
@@ -177,6 +223,63 @@ pub fn measure(args: &BenchArgs) -> Result<BenchResult, Failure> {
     })();
     let _ = fs::remove_dir_all(&dir);
     result
+}
+
+/// Parses every record's certificates and proof, outside the timed part.
+fn prepare_x509pop(records: &[String]) -> Result<Vec<PreparedPop>, Failure> {
+    use x509_parser::prelude::{FromDer, X509Certificate};
+    let std = base64::engine::general_purpose::STANDARD;
+    let bad = |what: &str| Failure::fatal(format!("bench x509pop record: {what}"));
+    let mut issuer_keys: Vec<(Vec<u8>, std::sync::Arc<signature::ParsedPublicKey>)> = Vec::new();
+    records
+        .iter()
+        .map(|record| {
+            let v: serde_json::Value = serde_json::from_str(record).map_err(|_| bad("JSON"))?;
+            let certs = &v["payload"]["certificates"];
+            let decode = |v: &serde_json::Value| std.decode(v.as_str().unwrap_or_default()).ok();
+            let leaf_der = decode(&certs[0]).ok_or_else(|| bad("leaf"))?;
+            let int_der = decode(&certs[1]).ok_or_else(|| bad("intermediate"))?;
+            let (_, leaf) = X509Certificate::from_der(&leaf_der).map_err(|_| bad("leaf DER"))?;
+            let (_, int) = X509Certificate::from_der(&int_der).map_err(|_| bad("int DER"))?;
+            let issuer_key = match issuer_keys.iter().find(|(d, _)| *d == int_der) {
+                Some((_, key)) => key.clone(),
+                None => {
+                    let key = std::sync::Arc::new(
+                        signature::ParsedPublicKey::new(
+                            &signature::ECDSA_P256_SHA256_ASN1,
+                            int.public_key().subject_public_key.data.as_ref(),
+                        )
+                        .map_err(|_| bad("intermediate key"))?,
+                    );
+                    issuer_keys.push((int_der.clone(), key.clone()));
+                    key
+                }
+            };
+            let leaf_key = signature::ParsedPublicKey::new(
+                &signature::ECDSA_P256_SHA256_ASN1,
+                leaf.public_key().subject_public_key.data.as_ref(),
+            )
+            .map_err(|_| bad("leaf key"))?;
+            let c =
+                decode(&v["challenge"]["ecdsa_signature"]["nonce"]).ok_or_else(|| bad("nonce"))?;
+            let r = &v["response"]["ecdsa_signature"];
+            let n = decode(&r["nonce"]).ok_or_else(|| bad("nonce"))?;
+            let digest = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, &[c, n].concat());
+            let proof = crate::x509pop::ecdsa_der(
+                &decode(&r["r"]).ok_or_else(|| bad("r"))?,
+                &decode(&r["s"]).ok_or_else(|| bad("s"))?,
+            )
+            .ok_or_else(|| bad("r, s"))?;
+            Ok(PreparedPop {
+                issuer_key,
+                tbs: leaf.tbs_certificate.as_ref().to_vec(),
+                cert_signature: leaf.signature_value.data.to_vec(),
+                leaf_key,
+                digest,
+                proof,
+            })
+        })
+        .collect()
 }
 
 fn per_sec(n: u64, elapsed: Duration) -> f64 {
@@ -276,14 +379,21 @@ fn key<'v>(verifier: &'v Verifier, p: &Prepared) -> &'v VerifyKey {
 fn ceiling_round(
     pool: &rayon::ThreadPool,
     verifier: &Verifier,
-    prepared: &[Prepared],
+    work: &Ceiling,
 ) -> Result<Duration, Failure> {
     let started = Instant::now();
-    let failures = pool.install(|| {
-        prepared
+    let failures = pool.install(|| match work {
+        Ceiling::Jwt(prepared) => prepared
             .par_iter()
             .filter(|p| !key(verifier, p).verify(&p.signing_input, &p.signature))
-            .count()
+            .count(),
+        Ceiling::X509Pop(prepared) => prepared
+            .par_iter()
+            .filter(|p| {
+                p.issuer_key.verify_sig(&p.tbs, &p.cert_signature).is_err()
+                    || p.leaf_key.verify_digest_sig(&p.digest, &p.proof).is_err()
+            })
+            .count(),
     });
     let elapsed = started.elapsed();
     if failures != 0 {

@@ -25,6 +25,8 @@ pub struct Chunk<'a> {
     pub index: u64,
     /// 1-based number of the chunk's first line.
     pub first_line: u64,
+    /// Byte offset of the chunk in the input.
+    pub offset: u64,
     /// The lines, each ending in `\n` except perhaps the input's last.
     pub data: Cow<'a, [u8]>,
 }
@@ -69,6 +71,33 @@ impl Input {
         self.len() == Some(0)
     }
 
+    /// Drops the mapped pages of bytes `from..to` from this process's memory (the page cache
+    /// keeps them). Called by the ordered writer for input it has finished with, so resident
+    /// memory does not grow with the input. Page-aligned inward; a no-op for stdin.
+    pub fn release(&self, from: u64, to: u64) {
+        let Input::File(Some(map)) = self else {
+            return;
+        };
+        const PAGE: u64 = 4096;
+        let start = from.div_ceil(PAGE) * PAGE;
+        let end = (to.min(map.len() as u64) / PAGE) * PAGE;
+        if end <= start {
+            return;
+        }
+        // SAFETY: the map is a read-only, file-backed shared mapping. MADV_DONTNEED only drops
+        // this process's page-table entries; a later read faults the same bytes back in from the
+        // file (the contract of `open`: the file is not changed during the run). It cannot zero
+        // memory as it would for an anonymous mapping, and the writer calls it only for chunks
+        // whose records are all judged, so no worker is reading those bytes.
+        let _ = unsafe {
+            map.unchecked_advise_range(
+                memmap2::UncheckedAdvice::DontNeed,
+                start as usize,
+                (end - start) as usize,
+            )
+        };
+    }
+
     /// Calls `each` with every chunk in order until it returns `false`.
     /// `max_record_bytes` bounds what is kept of one line read from stdin.
     pub fn chunks<'a>(
@@ -104,6 +133,7 @@ fn split_mapped<'a>(data: &'a [u8], each: &mut impl FnMut(Chunk<'a>) -> bool) {
         let chunk = Chunk {
             index,
             first_line,
+            offset: start as u64,
             data: Cow::Borrowed(&data[start..end]),
         };
         if !each(chunk) {
@@ -130,13 +160,16 @@ pub fn split_stream<'a>(
     let mut line_len = 0usize;
     let mut index = 0u64;
     let mut first_line = 1u64;
+    let mut offset = 0u64;
     let mut emit = |pending: &mut Vec<u8>, lines: &mut usize| -> bool {
         let data = std::mem::replace(pending, Vec::with_capacity(CHUNK_BYTES));
         let chunk = Chunk {
             index,
             first_line,
+            offset,
             data: Cow::Owned(data),
         };
+        offset += chunk.data.len() as u64;
         index += 1;
         first_line += *lines as u64;
         *lines = 0;

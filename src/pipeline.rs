@@ -81,6 +81,7 @@ struct RecordMeta {
 
 struct ChunkResult {
     index: u64,
+    offset: u64,
     input_bytes: usize,
     buf: Vec<u8>,
     records: Vec<RecordMeta>,
@@ -114,6 +115,7 @@ fn judge_chunk(verifier: &Verifier, chunk: &Chunk<'_>, now: i64) -> ChunkResult 
         }
         ChunkResult {
             index: chunk.index,
+            offset: chunk.offset,
             input_bytes: chunk.data.len(),
             buf,
             records,
@@ -158,11 +160,15 @@ pub fn run(
                 };
                 let mut waiting: HashMap<u64, ChunkResult> = HashMap::new();
                 let mut next = 0u64;
+                let mut released = 0u64;
                 for result in result_rx {
                     waiting.insert(result.index, result);
                     while let Some(chunk) = waiting.remove(&next) {
                         progress.inc(chunk.input_bytes as u64);
                         writer.write_chunk(&chunk).map_err(RunError::Output)?;
+                        let end = chunk.offset + chunk.input_bytes as u64;
+                        input.release(released, end);
+                        released = end;
                         next += 1;
                         let _ = slot_rx.recv();
                     }

@@ -306,8 +306,16 @@ impl X509Pop {
             B64.decode_vec(text.as_bytes(), der)
                 .map_err(|err| malformed_cert(format!("certificate {i} is not base64: {err}")))?;
         }
-        let mut certs = Vec::with_capacity(count);
-        for (i, der) in ders[..count].iter().enumerate() {
+        // A cached chain means these intermediates already parsed, passed the size checks and
+        // chained to the bundle (their DER is the key): only the leaf needs parsing then.
+        let key = chain_key(&ders[1..count]);
+        let cached = match self.cache {
+            ChainCache::On => self.chains.get(&key).map(|c| Arc::clone(&c)),
+            ChainCache::Off => None,
+        };
+        let parse = if cached.is_some() { 1 } else { count };
+        let mut certs = Vec::with_capacity(parse);
+        for (i, der) in ders[..parse].iter().enumerate() {
             let (rest, cert) = X509Certificate::from_der(der)
                 .map_err(|err| malformed_cert(format!("certificate {i}: {err}")))?;
             if !rest.is_empty() {
@@ -336,7 +344,7 @@ impl X509Pop {
                 }
             }
         }
-        let ca_fingerprints = self.verify_chain(&ders[..count], now)?;
+        let ca_fingerprints = self.verify_chain(&ders[..count], key, cached.as_deref(), now)?;
         let leaf = &certs[0];
         let nonce = self.verify_pop(leaf, challenge, response)?;
 
@@ -402,21 +410,24 @@ impl X509Pop {
     }
 
     /// Verifies the chain; returns the fingerprints of its non-leaf certificates, root included.
-    fn verify_chain(&self, ders: &[Vec<u8>], now: i64) -> Result<Vec<String>, Rejection> {
+    fn verify_chain(
+        &self,
+        ders: &[Vec<u8>],
+        key: [u8; 32],
+        cached: Option<&CachedChain>,
+        now: i64,
+    ) -> Result<Vec<String>, Rejection> {
         let time = UnixTime::since_unix_epoch(Duration::from_secs(now.max(0) as u64));
         let leaf_der = CertificateDer::from(ders[0].as_slice());
         let leaf = EndEntityCert::try_from(&leaf_der)
             .map_err(|err| malformed_cert(format!("leaf: {err}")))?;
         let algs = webpki::ALL_VERIFICATION_ALGS;
-        let key = chain_key(&ders[1..]);
-        if self.cache == ChainCache::On {
-            if let Some(cached) = self.chains.get(&key).map(|c| Arc::clone(&c)) {
-                if leaf
-                    .verify_for_usage(algs, &cached.issuer, &[], time, AnyEku, None, None)
-                    .is_ok()
-                {
-                    return Ok(cached.fingerprints.clone());
-                }
+        if let Some(cached) = cached {
+            if leaf
+                .verify_for_usage(algs, &cached.issuer, &[], time, AnyEku, None, None)
+                .is_ok()
+            {
+                return Ok(cached.fingerprints.clone());
             }
         }
         let intermediates: Vec<CertificateDer<'_>> = ders[1..]
@@ -607,7 +618,7 @@ fn describe_webpki(err: &webpki::Error) -> String {
 
 /// DER `ECDSA-Sig-Value` from Go's big-endian `r` and `s` (leading zeros allowed, as Go's
 /// `big.Int.SetBytes` reads them). `None` when a value is too long for P-256/P-384.
-fn ecdsa_der(r: &[u8], s: &[u8]) -> Option<Vec<u8>> {
+pub fn ecdsa_der(r: &[u8], s: &[u8]) -> Option<Vec<u8>> {
     fn integer(out: &mut Vec<u8>, value: &[u8]) -> Option<()> {
         let first = value.iter().position(|&b| b != 0).unwrap_or(value.len());
         let value = &value[first..];

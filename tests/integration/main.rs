@@ -5,14 +5,19 @@
 //!   exact result lines, exit codes and fatal errors.
 //! - `determinism`: byte-identical output at 1 and 2 threads and from run to run.
 //! - `roundtrip`: `gen` fleets verified against their `expected.jsonl`.
+//! - `hostile`: deep nesting, huge numbers, invalid UTF-8, NUL, 1 MB lines, a million lines,
+//!   CRLF, no final newline; bounded memory on a large stdin stream.
 //! - `properties`: arbitrary input lines give exactly one result each and never panic.
 //! - `replay_state`: single use across runs and `--resume`.
+//! - `resume`: SIGKILL at several points of a run, then `--resume`: identical bytes and state.
 //! - `x509pop`: SPIRE x509pop transcripts from an independent implementation; the chain cache.
 
 mod cli;
 mod determinism;
+mod hostile;
 mod properties;
 mod replay_state;
+mod resume;
 mod roundtrip;
 mod support;
 mod wycheproof;

@@ -1,0 +1,39 @@
+#!/usr/bin/env bash
+# Reproduces every figure of PERF.md on this machine. Writes raw output to target/perf/ and
+# prints it. Takes about 10 minutes on 2 cores. Run on an otherwise idle machine.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+cargo build --release --quiet
+bin=./target/release/fleet-attest
+out=target/perf
+mkdir -p "$out"
+lscpu | grep -E "Model name|^CPU\(s\)" | tee "$out/machine.txt"
+
+echo "== bench: engine vs ceiling, median of 7 paired rounds, 30000 records"
+: > "$out/bench.txt"
+for threads in 2 1; do
+  for alg in ES256 ES384 EdDSA RS256 PS256 x509pop; do
+    "$bin" bench --alg "$alg" --threads "$threads" | tail -1 | tee -a "$out/bench.txt"
+  done
+done
+
+echo "== gen and verify at scale (ES256, single use): wall time and peak RSS"
+: > "$out/scale.txt"
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+for n in 10000 100000 1000000; do
+  /usr/bin/time -f "gen n=$n wall=%es maxrss=%MKiB" "$bin" gen --out "$work/f$n" --nodes "$n" \
+    --now 1795910400 --jwt-algs ES256 --join-token-fraction 0 2>&1 | grep "^gen n=" | tee -a "$out/scale.txt"
+  /usr/bin/time -f "verify n=$n wall=%es maxrss=%MKiB" "$bin" verify --config "$work/f$n/fleet.toml" \
+    --input "$work/f$n/evidence.jsonl" --output /dev/null --now 1795910400 --threads 2 2>&1 \
+    | grep -E "^verify n=|records/s" | tee -a "$out/scale.txt"
+  sed 's/^required_claims = \["sub"\]$/required_claims = ["sub"]\nsingle_use = false/' \
+    "$work/f$n/fleet.toml" > "$work/f$n/nosu.toml"
+  /usr/bin/time -f "verify-no-single-use n=$n wall=%es maxrss=%MKiB" "$bin" verify \
+    --config "$work/f$n/nosu.toml" --input "$work/f$n/evidence.jsonl" --output /dev/null \
+    --now 1795910400 --threads 2 2>&1 | grep "^verify-no" | tee -a "$out/scale.txt"
+  rm -rf "$work/f$n"
+done
+
+echo "== criterion: engine vs jsonwebtoken 12 (aws_lc_rs), 2 threads"
+cargo bench --bench peer 2>&1 | grep -E "^peer/|thrpt:" | tee "$out/peer.txt"
