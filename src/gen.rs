@@ -205,12 +205,16 @@ impl Defect {
     }
 }
 
+mod ecdsa;
+
+use ecdsa::FixedNonceSigner;
+
 /// A private signing key of one algorithm.
 pub enum SigningKey {
-    /// ES256.
-    P256(p256::ecdsa::SigningKey),
-    /// ES384.
-    P384(p384::ecdsa::SigningKey),
+    /// ES256: the key (for its JWK) and its fast deterministic signer.
+    P256(p256::ecdsa::SigningKey, FixedNonceSigner),
+    /// ES384: likewise.
+    P384(p384::ecdsa::SigningKey, FixedNonceSigner),
     /// EdDSA.
     Ed25519(ed25519_dalek::SigningKey),
     /// RS* and PS*.
@@ -227,12 +231,18 @@ impl SigningKey {
         let mut seed = [0u8; 64];
         rng.fill_bytes(&mut seed);
         Ok(match alg {
-            Alg::ES256 => SigningKey::P256(
-                p256::ecdsa::SigningKey::from_slice(&seed[..32]).map_err(|e| e.to_string())?,
-            ),
-            Alg::ES384 => SigningKey::P384(
-                p384::ecdsa::SigningKey::from_slice(&seed[..48]).map_err(|e| e.to_string())?,
-            ),
+            Alg::ES256 => {
+                let key =
+                    p256::ecdsa::SigningKey::from_slice(&seed[..32]).map_err(|e| e.to_string())?;
+                let signer = FixedNonceSigner::new(&key.to_bytes()).ok_or("P-256 signer")?;
+                SigningKey::P256(key, signer)
+            }
+            Alg::ES384 => {
+                let key =
+                    p384::ecdsa::SigningKey::from_slice(&seed[..48]).map_err(|e| e.to_string())?;
+                let signer = FixedNonceSigner::new(&key.to_bytes()).ok_or("P-384 signer")?;
+                SigningKey::P384(key, signer)
+            }
             Alg::EdDSA => SigningKey::Ed25519(ed25519_dalek::SigningKey::from_bytes(
                 seed[..32].try_into().map_err(|_| "seed")?,
             )),
@@ -251,13 +261,13 @@ impl SigningKey {
     /// The public JWK, with `kid` and `alg`.
     pub fn public_jwk(&self, kid: &str, alg: Alg) -> Value {
         match self {
-            SigningKey::P256(key) => ec_jwk(
+            SigningKey::P256(key, _) => ec_jwk(
                 "P-256",
                 kid,
                 alg,
                 key.verifying_key().to_encoded_point(false).as_bytes(),
             ),
-            SigningKey::P384(key) => ec_jwk(
+            SigningKey::P384(key, _) => ec_jwk(
                 "P-384",
                 kid,
                 alg,
@@ -282,13 +292,13 @@ impl SigningKey {
     pub fn sign(&self, msg: &[u8], rng: &mut ChaCha20Rng) -> Vec<u8> {
         use signature_traits::*;
         match self {
-            SigningKey::P256(key) => {
-                let sig: p256::ecdsa::Signature = key.sign(msg);
-                sig.to_bytes().to_vec()
+            SigningKey::P256(_, signer) => {
+                let digest = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, msg);
+                signer.sign_digest(digest.as_ref()).unwrap_or_default()
             }
-            SigningKey::P384(key) => {
-                let sig: p384::ecdsa::Signature = key.sign(msg);
-                sig.to_bytes().to_vec()
+            SigningKey::P384(_, signer) => {
+                let digest = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA384, msg);
+                signer.sign_digest(digest.as_ref()).unwrap_or_default()
             }
             SigningKey::Ed25519(key) => key.sign(msg).to_bytes().to_vec(),
             SigningKey::Rsa(alg, key) => rsa_sign(*alg, key, msg, rng),
@@ -855,10 +865,10 @@ const X509_ROOT: &str = include_str!("gen/x509pop/root.pem");
 /// The certificates and keys `gen` builds x509pop records from.
 struct X509Material {
     intermediate: String,
-    leaves: Vec<(String, p256::ecdsa::SigningKey)>,
-    expired: (String, p256::ecdsa::SigningKey),
-    encipher: (String, p256::ecdsa::SigningKey),
-    stranger: (String, p256::ecdsa::SigningKey),
+    leaves: Vec<(String, FixedNonceSigner)>,
+    expired: (String, FixedNonceSigner),
+    encipher: (String, FixedNonceSigner),
+    stranger: (String, FixedNonceSigner),
     rsa3072: String,
 }
 
@@ -916,14 +926,15 @@ fn pem_parts(pem: &str) -> Result<(Vec<String>, Option<String>), String> {
     Ok((certs, key))
 }
 
-fn p256_key(pem: &str) -> Result<p256::ecdsa::SigningKey, String> {
+fn p256_key(pem: &str) -> Result<FixedNonceSigner, String> {
     use p256::pkcs8::DecodePrivateKey;
-    p256::ecdsa::SigningKey::from_pkcs8_pem(pem).map_err(|e| e.to_string())
+    let key = p256::ecdsa::SigningKey::from_pkcs8_pem(pem).map_err(|e| e.to_string())?;
+    FixedNonceSigner::new(&key.to_bytes()).ok_or_else(|| "P-256 signer".into())
 }
 
 impl X509Material {
     fn load() -> Result<X509Material, String> {
-        let one = |pem: &str| -> Result<(String, p256::ecdsa::SigningKey), String> {
+        let one = |pem: &str| -> Result<(String, FixedNonceSigner), String> {
             let (certs, key) = pem_parts(pem)?;
             let cert = certs.into_iter().next().ok_or("no certificate")?;
             Ok((cert, p256_key(&key.ok_or("no key")?)?))
@@ -952,7 +963,6 @@ impl X509Material {
 
     /// An x509pop record in SPIRE's wire shapes.
     fn record(&self, id: &str, case: X509Case, rng: &mut ChaCha20Rng) -> String {
-        use p256::ecdsa::signature::hazmat::PrehashSigner;
         let std = base64::engine::general_purpose::STANDARD;
         let (leaf, key) = match case {
             X509Case::Valid(n) => {
@@ -982,15 +992,14 @@ impl X509Material {
             &aws_lc_rs::digest::SHA256,
             &[challenge_nonce.as_slice(), &response_nonce].concat(),
         );
-        let signature: p256::ecdsa::Signature = match key.sign_prehash(digest.as_ref()) {
-            Ok(sig) => sig,
-            Err(_) => return String::new(), // unreachable for a 32-byte digest
+        let Some(signature) = key.sign_digest(digest.as_ref()) else {
+            return String::new(); // unreachable: a 32-byte digest always signs
         };
         let minimal = |b: &[u8]| {
             let first = b.iter().position(|&x| x != 0).unwrap_or(b.len());
             std.encode(&b[first..])
         };
-        let (r, s) = signature.split_bytes();
+        let (r, s) = signature.split_at(32);
         let mut s = s.to_vec();
         if let X509Case::BadProof = case {
             if let Some(last) = s.last_mut() {
@@ -1006,7 +1015,7 @@ impl X509Material {
             "payload": {"certificates": certificates},
             "challenge": {"rsa_signature": null, "ecdsa_signature": {"nonce": std.encode(&challenge_nonce)}},
             "response": {"rsa_signature": null, "ecdsa_signature": {
-                "nonce": std.encode(response_nonce), "r": minimal(&r), "s": minimal(&s)}},
+                "nonce": std.encode(response_nonce), "r": minimal(r), "s": minimal(&s)}},
         })
         .to_string()
     }
