@@ -168,6 +168,21 @@ const BAD: [Defect; 35] = [
 ];
 
 impl Defect {
+    /// True for the rejects `gen` makes as x509pop records.
+    fn is_x509pop(self) -> bool {
+        matches!(
+            self,
+            Defect::MalformedCertificate
+                | Defect::TooManyIntermediates
+                | Defect::KeyTooLarge
+                | Defect::ExpiredLeaf
+                | Defect::UnknownRoot
+                | Defect::BadKeyUsage
+                | Defect::MalformedChallenge
+                | Defect::BadProof
+        )
+    }
+
     fn code(self) -> &'static str {
         match self {
             Defect::MalformedRecord => "malformed_record",
@@ -514,8 +529,11 @@ impl Fleet<'_> {
             c.to_string()
         };
         if let Kind::Bad(bad) = kind {
-            if let Some(case) = X509Case::of(bad) {
-                return (self.x509.record(&id, case, &mut rng), Some(bad.code()));
+            if bad.is_x509pop() {
+                return (
+                    self.x509.record(&id, i, Some(bad), &mut rng),
+                    Some(bad.code()),
+                );
             }
         }
         match kind {
@@ -525,7 +543,7 @@ impl Fleet<'_> {
             }
             Kind::ReplayOf(j, ReplayOf::X509Pop) => {
                 let mut rng = node_rng(self.seed, j);
-                let record = self.x509.record(&id, X509Case::Valid(j), &mut rng);
+                let record = self.x509.record(&id, j, None, &mut rng);
                 (record, Some(Defect::Replayed.code()))
             }
             Kind::ReplayOf(j, ReplayOf::JoinToken) => (
@@ -533,7 +551,7 @@ impl Fleet<'_> {
                     .to_string(),
                 Some(Defect::Replayed.code()),
             ),
-            Kind::X509Pop => (self.x509.record(&id, X509Case::Valid(i), &mut rng), None),
+            Kind::X509Pop => (self.x509.record(&id, i, None, &mut rng), None),
             Kind::JoinToken => (
                 json!({"id": id, "type": "join_token", "token": join_token(self.seed, i)})
                     .to_string(),
@@ -823,7 +841,7 @@ pub fn valid_x509pop_records(
         .into_par_iter()
         .map(|i| {
             let mut rng = node_rng(seed, i);
-            x509.record(&format!("node-{i}"), X509Case::Valid(i), &mut rng)
+            x509.record(&format!("node-{i}"), i, None, &mut rng)
         })
         .collect();
     Ok((records, X509_ROOT))
@@ -870,45 +888,6 @@ struct X509Material {
     encipher: (String, FixedNonceSigner),
     stranger: (String, FixedNonceSigner),
     rsa3072: String,
-}
-
-/// Which x509pop record to make.
-#[derive(Clone, Copy, Debug)]
-enum X509Case {
-    /// A valid transcript of node `n`'s leaf.
-    Valid(u64),
-    /// Garbage where the leaf DER should be.
-    MalformedCertificate,
-    /// The intermediate repeated past `max_intermediates`.
-    TooManyIntermediates,
-    /// A 3072-bit RSA leaf over the generated config's 2048-bit limit.
-    KeyTooLarge,
-    /// A leaf that expired in 2025.
-    ExpiredLeaf,
-    /// A leaf under a root that is not in the bundle.
-    UnknownRoot,
-    /// A leaf without digitalSignature.
-    BadKeyUsage,
-    /// A 31-byte challenge nonce.
-    MalformedChallenge,
-    /// A proof whose `s` is altered.
-    BadProof,
-}
-
-impl X509Case {
-    fn of(defect: Defect) -> Option<X509Case> {
-        Some(match defect {
-            Defect::MalformedCertificate => X509Case::MalformedCertificate,
-            Defect::TooManyIntermediates => X509Case::TooManyIntermediates,
-            Defect::KeyTooLarge => X509Case::KeyTooLarge,
-            Defect::ExpiredLeaf => X509Case::ExpiredLeaf,
-            Defect::UnknownRoot => X509Case::UnknownRoot,
-            Defect::BadKeyUsage => X509Case::BadKeyUsage,
-            Defect::MalformedChallenge => X509Case::MalformedChallenge,
-            Defect::BadProof => X509Case::BadProof,
-            _ => return None,
-        })
-    }
 }
 
 /// Certificates of a PEM text as standard base64 DER, and its first private key.
@@ -961,27 +940,27 @@ impl X509Material {
         })
     }
 
-    /// An x509pop record in SPIRE's wire shapes.
-    fn record(&self, id: &str, case: X509Case, rng: &mut ChaCha20Rng) -> String {
+    /// An x509pop record of node `n` in SPIRE's wire shapes: valid, or made to show `defect`
+    /// (expired leaf, unknown root, no digitalSignature, oversized RSA key, too many
+    /// intermediates, garbage DER, a 31-byte nonce, an altered proof).
+    fn record(&self, id: &str, n: u64, defect: Option<Defect>, rng: &mut ChaCha20Rng) -> String {
         let std = base64::engine::general_purpose::STANDARD;
-        let (leaf, key) = match case {
-            X509Case::Valid(n) => {
+        let (leaf, key) = match defect {
+            Some(Defect::ExpiredLeaf) => (self.expired.0.as_str(), &self.expired.1),
+            Some(Defect::BadKeyUsage) => (self.encipher.0.as_str(), &self.encipher.1),
+            Some(Defect::UnknownRoot) => (self.stranger.0.as_str(), &self.stranger.1),
+            Some(Defect::KeyTooLarge) => (self.rsa3072.as_str(), &self.leaves[0].1),
+            _ => {
                 let (cert, key) = &self.leaves[(n % self.leaves.len() as u64) as usize];
                 (cert.as_str(), key)
             }
-            X509Case::ExpiredLeaf => (self.expired.0.as_str(), &self.expired.1),
-            X509Case::BadKeyUsage => (self.encipher.0.as_str(), &self.encipher.1),
-            X509Case::UnknownRoot => (self.stranger.0.as_str(), &self.stranger.1),
-            X509Case::KeyTooLarge => (self.rsa3072.as_str(), &self.leaves[0].1),
-            _ => (self.leaves[0].0.as_str(), &self.leaves[0].1),
         };
-        let certificates: Vec<&str> = match case {
-            X509Case::MalformedCertificate => vec!["MAMCAQA=", &self.intermediate],
-            X509Case::TooManyIntermediates => vec![leaf; 1]
-                .into_iter()
+        let certificates: Vec<&str> = match defect {
+            Some(Defect::MalformedCertificate) => vec!["MAMCAQA=", &self.intermediate],
+            Some(Defect::TooManyIntermediates) => std::iter::once(leaf)
                 .chain(std::iter::repeat_n(self.intermediate.as_str(), 5))
                 .collect(),
-            X509Case::UnknownRoot => vec![leaf],
+            Some(Defect::UnknownRoot) => vec![leaf],
             _ => vec![leaf, &self.intermediate],
         };
         let mut challenge_nonce = vec![0u8; 32];
@@ -1001,12 +980,12 @@ impl X509Material {
         };
         let (r, s) = signature.split_at(32);
         let mut s = s.to_vec();
-        if let X509Case::BadProof = case {
+        if defect == Some(Defect::BadProof) {
             if let Some(last) = s.last_mut() {
                 *last ^= 1;
             }
         }
-        if let X509Case::MalformedChallenge = case {
+        if defect == Some(Defect::MalformedChallenge) {
             challenge_nonce.truncate(31);
         }
         json!({

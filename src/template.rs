@@ -182,6 +182,20 @@ impl Template {
         &self.source
     }
 
+    /// Renders an agent path into `out` (replacing its contents) and checks that it is a valid
+    /// SPIFFE ID path.
+    pub fn render_spiffe_path(&self, fields: &dyn Fields, out: &mut String) -> Result<(), String> {
+        out.clear();
+        self.render(fields, out)?;
+        if !is_valid_spiffe_path(out) {
+            return Err(format!(
+                "rendered path {:?} is not a valid SPIFFE ID path",
+                crate::error::clip(out)
+            ));
+        }
+        Ok(())
+    }
+
     /// Renders into `out` (appending).
     pub fn render(&self, fields: &dyn Fields, out: &mut String) -> Result<(), String> {
         for part in &self.parts {

@@ -36,9 +36,9 @@ use webpki::{EndEntityCert, ExtendedKeyUsageValidator, KeyPurposeIdIter};
 use x509_parser::prelude::{FromDer, GeneralName, X509Certificate};
 use x509_parser::public_key::PublicKey;
 
-use crate::error::{clip, Rejection};
+use crate::error::Rejection;
 use crate::selectors::SelectorSet;
-use crate::template::{is_valid_spiffe_path, Fields, Template};
+use crate::template::{Fields, Template};
 
 /// The default agent path template, as SPIRE's.
 pub const DEFAULT_TEMPLATE: &str = "/{{ .PluginName }}/{{ .Fingerprint }}";
@@ -391,18 +391,9 @@ impl X509Pop {
             sans: &sans,
             trust_domain,
         };
-        out.agent_path.clear();
         self.template
-            .render(&fields, out.agent_path)
+            .render_spiffe_path(&fields, out.agent_path)
             .map_err(|reason| Rejection::TemplateError { reason })?;
-        if !is_valid_spiffe_path(out.agent_path) {
-            return Err(Rejection::TemplateError {
-                reason: format!(
-                    "rendered path {:?} is not a valid SPIFFE ID path",
-                    clip(out.agent_path)
-                ),
-            });
-        }
         out.replay_key.clear();
         out.replay_key.push_str("x509pop:");
         out.replay_key.push_str(&B64.encode(nonce));

@@ -132,6 +132,10 @@ mod tests {
         let other = signer
             .sign_digest(digest::digest(&digest::SHA256, b"other").as_ref())
             .unwrap();
-        assert_ne!(a[..32], other[..32], "distinct messages get distinct nonces");
+        assert_ne!(
+            a[..32],
+            other[..32],
+            "distinct messages get distinct nonces"
+        );
     }
 }

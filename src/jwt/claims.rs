@@ -6,7 +6,7 @@ use super::{Issuer, JwtOutput, SelectorClaims, SingleUse};
 use crate::error::{clip, Rejection};
 use crate::json::{deeper_than, first_duplicate_key, Json, Kind, MAX_DEPTH};
 use crate::selectors::SelectorSet;
-use crate::template::{is_valid_spiffe_path, Fields};
+use crate::template::Fields;
 
 /// A rule a claim must satisfy (`[jwt_issuer.claim_rules]`).
 #[derive(Clone, Debug)]
@@ -242,19 +242,10 @@ pub(super) fn check(
         trust_domain,
         claims,
     };
-    out.agent_path.clear();
     issuer
         .template
-        .render(&fields, out.agent_path)
+        .render_spiffe_path(&fields, out.agent_path)
         .map_err(|reason| Rejection::TemplateError { reason })?;
-    if !is_valid_spiffe_path(out.agent_path) {
-        return Err(Rejection::TemplateError {
-            reason: format!(
-                "rendered path {:?} is not a valid SPIFFE ID path",
-                clip(out.agent_path)
-            ),
-        });
-    }
     Ok(replay_expiry)
 }
 

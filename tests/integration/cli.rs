@@ -330,6 +330,22 @@ fn output_to_a_device_works() {
 }
 
 #[test]
+fn a_full_disk_is_a_fatal_error_naming_the_output() {
+    let out = run(&[
+        "verify",
+        "--config",
+        data("jwt/fleet.toml").to_str().unwrap(),
+        "--input",
+        data("jwt/evidence.jsonl").to_str().unwrap(),
+        "--output",
+        "/dev/full",
+        "--now",
+        NOW,
+    ]);
+    assert_one_error_line(&out, 1, &["/dev/full", "No space left on device"]);
+}
+
+#[test]
 fn bad_usage_exits_2() {
     assert_eq!(run(&["verify"]).status.code(), Some(2));
     assert_eq!(run(&["frobnicate"]).status.code(), Some(2));
