@@ -73,16 +73,18 @@ impl Input {
 
     /// Drops the mapped pages of bytes `from..to` from this process's memory (the page cache
     /// keeps them). Called by the ordered writer for input it has finished with, so resident
-    /// memory does not grow with the input. Page-aligned inward; a no-op for stdin.
-    pub fn release(&self, from: u64, to: u64) {
+    /// memory does not grow with the input. Releases whole pages up to `to` rounded down and
+    /// returns that offset: pass it back as the next `from`, so the page holding a chunk
+    /// boundary is released with the next chunk. A no-op for stdin.
+    pub fn release(&self, from: u64, to: u64) -> u64 {
         let Input::File(Some(map)) = self else {
-            return;
+            return from;
         };
         const PAGE: u64 = 4096;
-        let start = from.div_ceil(PAGE) * PAGE;
+        let start = (from / PAGE) * PAGE;
         let end = (to.min(map.len() as u64) / PAGE) * PAGE;
         if end <= start {
-            return;
+            return from;
         }
         // SAFETY: the map is a read-only, file-backed shared mapping. MADV_DONTNEED only drops
         // this process's page-table entries; a later read faults the same bytes back in from the
@@ -96,6 +98,7 @@ impl Input {
                 (end - start) as usize,
             )
         };
+        end
     }
 
     /// Calls `each` with every chunk in order until it returns `false`.

@@ -167,8 +167,7 @@ pub fn run(
                         progress.inc(chunk.input_bytes as u64);
                         writer.write_chunk(&chunk).map_err(RunError::Output)?;
                         let end = chunk.offset + chunk.input_bytes as u64;
-                        input.release(released, end);
-                        released = end;
+                        released = input.release(released, end);
                         next += 1;
                         let _ = slot_rx.recv();
                     }
