@@ -233,3 +233,50 @@ fn stdin_stream_keeps_memory_bounded() {
     assert!(peak > 0, "VmHWM was read");
     assert!(peak < BOUND_KIB, "peak RSS {peak} KiB over {BOUND_KIB} KiB");
 }
+
+#[test]
+fn mapped_file_keeps_memory_bounded() {
+    // 2.5 million records (~150 MB) from a file: the writer releases mapped pages behind it,
+    // so resident memory stays flat (one page per 256-line chunk kept would add ~40 MB here).
+    const RECORDS: usize = 2_500_000;
+    const BOUND_KIB: u64 = 40 * 1024;
+    let mut file = tempfile::NamedTempFile::new().unwrap();
+    {
+        let mut out = std::io::BufWriter::new(file.as_file_mut());
+        for i in 0..RECORDS {
+            writeln!(
+                out,
+                "{{\"id\":\"n{i}\",\"type\":\"join_token\",\"token\":\"t{i}\"}}"
+            )
+            .unwrap();
+        }
+    }
+    let mut child = bin()
+        .args([
+            "verify",
+            "--config",
+            data("jwt/fleet.toml").to_str().unwrap(),
+        ])
+        .args([
+            "--input",
+            file.path().to_str().unwrap(),
+            "--now",
+            "1795946400",
+        ])
+        .args(["--threads", "2", "--output", "/dev/null"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let pid = child.id();
+    let mut peak = 0u64;
+    while child.try_wait().unwrap().is_none() {
+        if let Some(hwm) = vm_hwm_kib(pid) {
+            peak = peak.max(hwm);
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    assert!(child.wait().unwrap().success());
+    assert!(peak > 0, "VmHWM was read");
+    assert!(peak < BOUND_KIB, "peak RSS {peak} KiB over {BOUND_KIB} KiB");
+}
