@@ -2,14 +2,18 @@
 //!
 //! Keys are strings namespaced by kind: `jwt:<issuer name>:<jti>`, `x509pop:<nonce base64>`,
 //! `join_token:<token>`. Issuer names cannot contain `:`, so keys of different issuers never
-//! collide. Each entry remembers when it may be forgotten and which input line consumed it.
+//! collide. The store keeps the first 16 bytes of each key's SHA-256 rather than the key: a fixed
+//! 32-byte entry with no allocation per insert (a collision needs ~2^64 keys), and the state file
+//! holds no token material. Each entry remembers when it may be forgotten and which input line
+//! consumed it.
 //!
 //! The store is sharded (dashmap) so that several front ends can share it; within one run the
 //! ordered writer is its only caller, which is what makes "first record in input order wins"
 //! hold at any thread count.
 //!
 //! State file: JSON Lines. The first line is a header with the entry count, so a truncated file
-//! is detected; each following line is `{"key":..,"expires_at":..}`. It is written to a temp
+//! is detected; each following line is `{"key":"<32 hex digits>","expires_at":..}`, sorted by
+//! key so the file is deterministic. It is written to a temp
 //! file in the same folder, fsynced, and renamed over the old one, then the folder is fsynced.
 
 use std::fs::{self, File};
@@ -32,15 +36,35 @@ pub enum ConsumedBy {
     EarlierRun,
 }
 
+/// The stored form of a key: the first 16 bytes of its SHA-256.
+type KeyDigest = [u8; 16];
+
+fn digest_key(key: &str) -> KeyDigest {
+    let hash = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, key.as_bytes());
+    let mut out = [0u8; 16];
+    out.copy_from_slice(&hash.as_ref()[..16]);
+    out
+}
+
 #[derive(Clone, Copy, Debug)]
 struct Entry {
     expires_at: i64,
-    by: ConsumedBy,
+    /// The 1-based input line that consumed the key; 0 for an earlier run.
+    line: u64,
+}
+
+impl Entry {
+    fn by(self) -> ConsumedBy {
+        match self.line {
+            0 => ConsumedBy::EarlierRun,
+            line => ConsumedBy::Line(line),
+        }
+    }
 }
 
 /// Consumed single-use keys.
 pub struct ReplayStore {
-    entries: DashMap<Box<str>, Entry, RandomState>,
+    entries: DashMap<KeyDigest, Entry, RandomState>,
 }
 
 impl Default for ReplayStore {
@@ -64,7 +88,24 @@ struct StateEntry<'a> {
     expires_at: i64,
 }
 
-const STATE_VERSION: u32 = 1;
+const STATE_VERSION: u32 = 2;
+
+fn to_hex(digest: &KeyDigest) -> String {
+    digest.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+fn from_hex(text: &str) -> Option<KeyDigest> {
+    let bytes = text.as_bytes();
+    if bytes.len() != 32 {
+        return None;
+    }
+    let mut out = [0u8; 16];
+    for (i, pair) in bytes.chunks_exact(2).enumerate() {
+        let pair = std::str::from_utf8(pair).ok()?;
+        out[i] = u8::from_str_radix(pair, 16).ok()?;
+    }
+    Some(out)
+}
 
 impl ReplayStore {
     /// An empty store.
@@ -82,11 +123,8 @@ impl ReplayStore {
         now: i64,
     ) -> Result<(), ConsumedBy> {
         use dashmap::mapref::entry::Entry as Slot;
-        let fresh = Entry {
-            expires_at,
-            by: ConsumedBy::Line(line),
-        };
-        match self.entries.entry(key.into()) {
+        let fresh = Entry { expires_at, line };
+        match self.entries.entry(digest_key(key)) {
             Slot::Vacant(slot) => {
                 slot.insert(fresh);
                 Ok(())
@@ -96,7 +134,7 @@ impl ReplayStore {
                     slot.insert(fresh);
                     Ok(())
                 } else {
-                    Err(slot.get().by)
+                    Err(slot.get().by())
                 }
             }
         }
@@ -149,13 +187,15 @@ impl ReplayStore {
             let line = line.map_err(|err| corrupt(n + 2, err.to_string()))?;
             let entry: StateEntry<'_> =
                 serde_json::from_str(&line).map_err(|err| corrupt(n + 2, err.to_string()))?;
+            let key = from_hex(&entry.key)
+                .ok_or_else(|| corrupt(n + 2, "key is not 32 hex digits".into()))?;
             count += 1;
             if entry.expires_at >= now {
                 store.entries.insert(
-                    entry.key.as_ref().into(),
+                    key,
                     Entry {
                         expires_at: entry.expires_at,
-                        by: ConsumedBy::EarlierRun,
+                        line: 0,
                     },
                 );
             }
@@ -172,11 +212,11 @@ impl ReplayStore {
     /// Saves the store atomically (temp file, fsync, rename, fsync of the folder), leaving out
     /// entries that expired before `now`. Entries are sorted so the file is deterministic.
     pub fn save(&self, path: &Path, now: i64) -> Result<(), String> {
-        let mut live: Vec<(Box<str>, i64)> = self
+        let mut live: Vec<(KeyDigest, i64)> = self
             .entries
             .iter()
             .filter(|e| e.value().expires_at >= now)
-            .map(|e| (e.key().clone(), e.value().expires_at))
+            .map(|e| (*e.key(), e.value().expires_at))
             .collect();
         live.sort_unstable();
         let dir = match path.parent() {
@@ -201,7 +241,7 @@ impl ReplayStore {
         write_line(&mut out, &header).map_err(io)?;
         for (key, expires_at) in &live {
             let entry = StateEntry {
-                key: std::borrow::Cow::Borrowed(key),
+                key: std::borrow::Cow::Owned(to_hex(key)),
                 expires_at: *expires_at,
             };
             write_line(&mut out, &entry).map_err(io)?;
