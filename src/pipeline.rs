@@ -171,7 +171,12 @@ pub fn run(
                         next += 1;
                         let _ = slot_rx.recv();
                     }
-                    progress.set_message(format!("{} records", writer.stats.records));
+                    let secs = started.elapsed().as_secs_f64().max(1e-3);
+                    let records = writer.stats.records;
+                    progress.set_message(format!(
+                        "{records} records, {:.0} records/s",
+                        records as f64 / secs
+                    ));
                 }
                 writer.output.flush().map_err(RunError::Output)?;
                 Ok::<RunStats, RunError>(writer.stats)
@@ -286,12 +291,12 @@ fn progress_bar(enabled: bool, total: Option<u64>) -> ProgressBar {
         Some(total) => ProgressBar::with_draw_target(Some(total), ProgressDrawTarget::stderr())
             .with_style(
                 ProgressStyle::with_template(
-                    "{bar:40} {percent:>3}% {msg} {binary_bytes_per_sec} ETA {eta}",
+                    "{bar:40} {percent:>3}% {msg}, ETA {eta}",
                 )
                 .unwrap_or_else(|_| ProgressStyle::default_bar()),
             ),
         None => ProgressBar::with_draw_target(None, ProgressDrawTarget::stderr()).with_style(
-            ProgressStyle::with_template("{spinner} {msg} {binary_bytes_per_sec}")
+            ProgressStyle::with_template("{spinner} {msg}")
                 .unwrap_or_else(|_| ProgressStyle::default_spinner()),
         ),
     };
