@@ -290,10 +290,8 @@ fn progress_bar(enabled: bool, total: Option<u64>) -> ProgressBar {
     let bar = match total {
         Some(total) => ProgressBar::with_draw_target(Some(total), ProgressDrawTarget::stderr())
             .with_style(
-                ProgressStyle::with_template(
-                    "{bar:40} {percent:>3}% {msg}, ETA {eta}",
-                )
-                .unwrap_or_else(|_| ProgressStyle::default_bar()),
+                ProgressStyle::with_template("{bar:40} {percent:>3}% {msg}, ETA {eta}")
+                    .unwrap_or_else(|_| ProgressStyle::default_bar()),
             ),
         None => ProgressBar::with_draw_target(None, ProgressDrawTarget::stderr()).with_style(
             ProgressStyle::with_template("{spinner} {msg}")
