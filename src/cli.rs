@@ -170,7 +170,16 @@ fn verify(args: VerifyArgs) -> Result<(), Failure> {
         pipeline::run(&verifier, &input, &mut output, &store, &options).map_err(
             |err| match err {
                 RunError::Input(err) => Failure::fatal(format!("{}: {err}", args.input.display())),
-                RunError::Output(err) => out_err(err),
+                RunError::Output(err) => {
+                    // A failed write (a full disk) may have left part of a line: trim the file
+                    // back to its last complete line, so it is ready for --resume.
+                    if !to_stdout {
+                        let _ = keep_complete_lines(&args.output);
+                    }
+                    Failure::fatal(format!(
+                        "{output_name}: {err}; complete lines kept, rerun with --resume"
+                    ))
+                }
             },
         )?;
     output.sync().map_err(out_err)?;
@@ -194,8 +203,12 @@ fn verify(args: VerifyArgs) -> Result<(), Failure> {
 }
 
 /// Drops a torn last line from an interrupted run's output; returns the complete lines kept.
+/// Only a regular file can be continued (a device such as /dev/full reads forever).
 fn keep_complete_lines(path: &Path) -> io::Result<u64> {
     let mut file = OpenOptions::new().read(true).write(true).open(path)?;
+    if !file.metadata()?.is_file() {
+        return Err(io::Error::other("not a regular file; --resume continues files only"));
+    }
     let mut block = vec![0u8; 1 << 20];
     let mut lines = 0u64;
     let mut offset = 0u64;

@@ -149,6 +149,9 @@ pub fn run(
         let writer = std::thread::Builder::new()
             .name("fleet-attest-writer".into())
             .spawn_scoped(scope, || {
+                // Own the slot receiver: if this thread stops early (an output error), dropping
+                // it is what tells the reader, blocked on a full slot queue, to stop too.
+                let slot_rx = slot_rx;
                 let mut writer = OrderedWriter {
                     // No BufWriter: chunks arrive as large runs of whole lines, written as they are.
                     output,

@@ -181,3 +181,62 @@ fn sigkill_while_saving_state_leaves_the_old_state_intact() {
     assert!(rerun.contains("\"code\":\"replayed\""));
     assert!(!rerun.contains("\"status\":\"attested\""));
 }
+
+#[test]
+fn a_write_error_leaves_complete_lines_and_resume_finishes() {
+    let dir = tempfile::tempdir().unwrap();
+    gen(
+        dir.path(),
+        &[
+            "--nodes",
+            "3000",
+            "--seed",
+            "4",
+            "--now",
+            NOW,
+            "--jwt-algs",
+            "HS256",
+        ],
+    );
+    let full = dir.path().join("full.jsonl");
+    let full_state = dir.path().join("full.state");
+    assert!(verify_cmd(dir.path(), &full, &full_state)
+        .status()
+        .unwrap()
+        .success());
+    let full_bytes = fs::read(&full).unwrap();
+
+    // A file-size limit makes writes past it fail with EFBIG, as a full disk would fail them
+    // with ENOSPC (SIGXFSZ is ignored so the write returns the error instead of killing).
+    let output = dir.path().join("limited.jsonl");
+    let state = dir.path().join("limited.state");
+    let cmd = verify_cmd(dir.path(), &output, &state);
+    let mut line = vec!["trap '' XFSZ; ulimit -f 400; exec \"$0\" \"$@\"".to_owned()];
+    line.push(cmd.get_program().to_string_lossy().into_owned());
+    line.extend(cmd.get_args().map(|a| a.to_string_lossy().into_owned()));
+    let limited = Command::new("sh")
+        .arg("-c")
+        .args(&line)
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .output()
+        .unwrap();
+    assert_eq!(limited.status.code(), Some(1), "{limited:?}");
+    let stderr = String::from_utf8_lossy(&limited.stderr);
+    assert!(
+        stderr.contains("limited.jsonl") && stderr.contains("--resume"),
+        "{stderr}"
+    );
+    let kept = fs::read(&output).unwrap();
+    assert!(!kept.is_empty() && kept.len() < full_bytes.len());
+    assert_eq!(kept.last(), Some(&b'\n'), "only complete lines are left");
+    assert!(full_bytes.starts_with(&kept));
+
+    let mut resume = verify_cmd(dir.path(), &output, &state);
+    resume.arg("--resume");
+    assert!(resume.status().unwrap().success());
+    assert!(
+        fs::read(&output).unwrap() == full_bytes,
+        "resumed output differs"
+    );
+}
