@@ -207,7 +207,9 @@ fn verify(args: VerifyArgs) -> Result<(), Failure> {
 fn keep_complete_lines(path: &Path) -> io::Result<u64> {
     let mut file = OpenOptions::new().read(true).write(true).open(path)?;
     if !file.metadata()?.is_file() {
-        return Err(io::Error::other("not a regular file; --resume continues files only"));
+        return Err(io::Error::other(
+            "not a regular file; --resume continues files only",
+        ));
     }
     let mut block = vec![0u8; 1 << 20];
     let mut lines = 0u64;
