@@ -657,10 +657,7 @@ fn join_token(seed: u64, i: u64) -> String {
     let mut rng = node_rng(seed ^ 0x70_6b_e1, i);
     let mut bytes = [0u8; 16];
     rng.fill_bytes(&mut bytes);
-    bytes.iter().fold(String::with_capacity(32), |mut s, b| {
-        let _ = write!(s, "{b:02x}");
-        s
-    })
+    crate::hex::lower(&bytes)
 }
 
 fn expired_token(seed: u64, i: u64) -> String {
@@ -974,10 +971,7 @@ impl X509Material {
         let Some(signature) = key.sign_digest(digest.as_ref()) else {
             return String::new(); // unreachable: a 32-byte digest always signs
         };
-        let minimal = |b: &[u8]| {
-            let first = b.iter().position(|&x| x != 0).unwrap_or(b.len());
-            std.encode(&b[first..])
-        };
+        let minimal = |b: &[u8]| std.encode(crate::keys::strip_leading_zeros(b));
         let (r, s) = signature.split_at(32);
         let mut s = s.to_vec();
         if defect == Some(Defect::BadProof) {

@@ -275,12 +275,15 @@ impl VerifyKey {
     }
 }
 
-fn strip_leading_zeros(bytes: &[u8]) -> &[u8] {
+/// A big-endian unsigned integer without its leading zero bytes.
+pub(crate) fn strip_leading_zeros(bytes: &[u8]) -> &[u8] {
     let first = bytes.iter().position(|&b| b != 0).unwrap_or(bytes.len());
     &bytes[first..]
 }
 
-fn bit_len(be: &[u8]) -> usize {
+/// The number of significant bits of a big-endian unsigned integer (leading zero bytes allowed).
+pub(crate) fn bit_len(be: &[u8]) -> usize {
+    let be = strip_leading_zeros(be);
     match be.first() {
         None => 0,
         Some(&top) => (be.len() - 1) * 8 + (8 - top.leading_zeros() as usize),

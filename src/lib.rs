@@ -17,7 +17,7 @@
 //! | sink | [`sink`] | the result line format and the output |
 //! | cli, gen, bench | [`cli`], [`gen`], [`bench`] | the commands |
 //!
-//! Support: [`json`] (borrowed views over simd-json tapes), [`time`] (RFC 3339).
+//! Support: [`json`] (borrowed views over simd-json tapes), [`time`] (RFC 3339), [`hex`].
 #![deny(missing_docs)]
 
 pub mod bench;
@@ -25,6 +25,7 @@ pub mod cli;
 pub mod config;
 pub mod error;
 pub mod gen;
+pub mod hex;
 pub mod input;
 pub mod join_token;
 pub mod json;

@@ -90,10 +90,6 @@ struct StateEntry<'a> {
 
 const STATE_VERSION: u32 = 2;
 
-fn to_hex(digest: &KeyDigest) -> String {
-    digest.iter().map(|b| format!("{b:02x}")).collect()
-}
-
 fn from_hex(text: &str) -> Option<KeyDigest> {
     let bytes = text.as_bytes();
     if bytes.len() != 32 {
@@ -241,7 +237,7 @@ impl ReplayStore {
         write_line(&mut out, &header).map_err(io)?;
         for (key, expires_at) in &live {
             let entry = StateEntry {
-                key: std::borrow::Cow::Owned(to_hex(key)),
+                key: std::borrow::Cow::Owned(crate::hex::lower(key)),
                 expires_at: *expires_at,
             };
             write_line(&mut out, &entry).map_err(io)?;

@@ -13,7 +13,6 @@
 //! smaller than the adapter would be.
 
 use std::borrow::Cow;
-use std::fmt::Write as _;
 
 use aws_lc_rs::digest;
 
@@ -101,12 +100,7 @@ impl Func {
                 s.strip_suffix(suffix.as_ref()).unwrap_or(s).to_owned()
             }
             (Func::Sha256sum, [s]) => {
-                let hash = digest::digest(&digest::SHA256, s.as_bytes());
-                let mut hex = String::with_capacity(64);
-                for b in hash.as_ref() {
-                    let _ = write!(hex, "{b:02x}");
-                }
-                hex
+                crate::hex::lower(digest::digest(&digest::SHA256, s.as_bytes()).as_ref())
             }
             // Arity is checked at compile time, so this arm is unreachable; be total anyway.
             _ => String::new(),

@@ -18,7 +18,6 @@
 //! constraints, the one check that looks through the path at the leaf, rule the cache out.
 
 use std::borrow::Cow;
-use std::fmt::Write as _;
 use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
@@ -37,6 +36,7 @@ use x509_parser::prelude::{FromDer, GeneralName, X509Certificate};
 use x509_parser::public_key::PublicKey;
 
 use crate::error::Rejection;
+use crate::keys::{bit_len, strip_leading_zeros};
 use crate::selectors::SelectorSet;
 use crate::template::{Fields, Template};
 
@@ -161,18 +161,9 @@ struct Response<'a> {
     ecdsa_signature: Option<EcdsaResponse<'a>>,
 }
 
-fn hex(bytes: &[u8]) -> String {
-    bytes
-        .iter()
-        .fold(String::with_capacity(bytes.len() * 2), |mut s, b| {
-            let _ = write!(s, "{b:02x}");
-            s
-        })
-}
-
 /// SHA-1 of a certificate's DER, lowercase hex: SPIRE's fingerprint.
 pub fn fingerprint(der: &[u8]) -> String {
-    hex(digest::digest(&digest::SHA1_FOR_LEGACY_USE_ONLY, der).as_ref())
+    crate::hex::lower(digest::digest(&digest::SHA1_FOR_LEGACY_USE_ONLY, der).as_ref())
 }
 
 fn malformed_cert(reason: impl Into<String>) -> Rejection {
@@ -193,22 +184,9 @@ fn bad_proof(reason: impl Into<String>) -> Rejection {
     }
 }
 
-fn rsa_bits(modulus: &[u8]) -> usize {
-    let first = modulus
-        .iter()
-        .position(|&b| b != 0)
-        .unwrap_or(modulus.len());
-    let modulus = &modulus[first..];
-    match modulus.first() {
-        None => 0,
-        Some(&top) => (modulus.len() - 1) * 8 + (8 - top.leading_zeros() as usize),
-    }
-}
-
 /// SPIRE's serial number form: lowercase hex of the magnitude, even length.
 fn serial_hex(raw: &[u8]) -> String {
-    let first = raw.iter().position(|&b| b != 0).unwrap_or(raw.len());
-    let text = hex(&raw[first..]);
+    let text = crate::hex::lower(strip_leading_zeros(raw));
     if text.is_empty() {
         "00".into()
     } else {
@@ -330,7 +308,7 @@ impl X509Pop {
         }
         for (i, cert) in certs.iter().enumerate() {
             if let Ok(PublicKey::RSA(key)) = cert.public_key().parsed() {
-                let bits = rsa_bits(key.modulus);
+                let bits = bit_len(key.modulus);
                 if bits > self.max_rsa_key_size {
                     return Err(Rejection::KeyTooLarge {
                         which: if i == 0 {
@@ -611,8 +589,7 @@ fn describe_webpki(err: &webpki::Error) -> String {
 /// `big.Int.SetBytes` reads them). `None` when a value is too long for P-256/P-384.
 pub fn ecdsa_der(r: &[u8], s: &[u8]) -> Option<Vec<u8>> {
     fn integer(out: &mut Vec<u8>, value: &[u8]) -> Option<()> {
-        let first = value.iter().position(|&b| b != 0).unwrap_or(value.len());
-        let value = &value[first..];
+        let value = strip_leading_zeros(value);
         if value.len() > 48 {
             return None;
         }
