@@ -2,28 +2,19 @@
 //! joserfc by scripts/make-jwt-fixtures.py), and the CLI's error contract.
 
 use std::fs;
+use std::path::Path;
 
 use serde_json::{json, Value};
 
-use crate::support::{data, json_lines, run};
+use crate::support::{data, json_lines, output, run, verify_cmd, verify_fleet};
 
 const NOW: &str = "1795946400"; // 2026-11-29T10:00:00Z, the fixture's evaluation time
 
 fn verify_fixture(threads: &str) -> (Vec<Value>, String) {
-    let config = data("jwt/fleet.toml");
-    let input = data("jwt/evidence.jsonl");
-    let out = run(&[
-        "verify",
-        "--config",
-        config.to_str().unwrap(),
-        "--input",
-        input.to_str().unwrap(),
-        "--now",
-        NOW,
-        "--threads",
-        threads,
-        "--no-progress",
-    ]);
+    let out = output(verify_fleet(
+        &data("jwt"),
+        &["--now", NOW, "--threads", threads, "--no-progress"],
+    ));
     assert!(
         out.status.success(),
         "{}",
@@ -207,21 +198,19 @@ fn attested_lines_are_exact() {
 fn summary_file_counts_by_code() {
     let dir = tempfile::tempdir().unwrap();
     let summary = dir.path().join("summary.json");
-    let out = run(&[
-        "verify",
-        "--config",
-        data("jwt/fleet.toml").to_str().unwrap(),
-        "--input",
-        data("jwt/evidence.jsonl").to_str().unwrap(),
-        "--output",
-        dir.path().join("out.jsonl").to_str().unwrap(),
-        "--summary",
-        summary.to_str().unwrap(),
-        "--now",
-        "2026-11-29T10:00:00Z",
-        "--threads",
-        "2",
-    ]);
+    let out = output(verify_fleet(
+        &data("jwt"),
+        &[
+            "--output",
+            dir.path().join("out.jsonl").to_str().unwrap(),
+            "--summary",
+            summary.to_str().unwrap(),
+            "--now",
+            "2026-11-29T10:00:00Z",
+            "--threads",
+            "2",
+        ],
+    ));
     assert!(out.status.success());
     let s: Value = serde_json::from_str(&fs::read_to_string(&summary).unwrap()).unwrap();
     assert_eq!(s["records"], 40);
@@ -249,7 +238,6 @@ fn assert_one_error_line(out: &std::process::Output, status: i32, needles: &[&st
 fn fatal_errors_exit_1_with_one_line_naming_the_file() {
     let dir = tempfile::tempdir().unwrap();
     let input = data("jwt/evidence.jsonl");
-    let input = input.to_str().unwrap();
     let cases: &[(&str, &[&str])] = &[
         ("trust_domain = \"example.org\"\nbogus = 1\n", &["line 2", "bogus"]),
         ("trust_domain = \"Example Org\"\n", &["trust_domain"]),
@@ -278,50 +266,32 @@ fn fatal_errors_exit_1_with_one_line_naming_the_file() {
     for (toml, needles) in cases {
         let config = dir.path().join("bad.toml");
         fs::write(&config, toml).unwrap();
-        let out = run(&[
-            "verify",
-            "--config",
-            config.to_str().unwrap(),
-            "--input",
-            input,
-        ]);
+        let out = output(verify_cmd(&config, &input, &[]));
         let mut all = vec!["bad.toml"];
         all.extend_from_slice(needles);
         assert_one_error_line(&out, 1, &all);
     }
-    let out = run(&[
-        "verify",
-        "--config",
-        data("jwt/fleet.toml").to_str().unwrap(),
-        "--input",
-        "/nonexistent/evidence.jsonl",
-    ]);
+    let config = data("jwt/fleet.toml");
+    let out = output(verify_cmd(
+        &config,
+        Path::new("/nonexistent/evidence.jsonl"),
+        &[],
+    ));
     assert_one_error_line(&out, 1, &["/nonexistent/evidence.jsonl"]);
-    let out = run(&[
-        "verify",
-        "--config",
-        data("jwt/fleet.toml").to_str().unwrap(),
-        "--input",
-        input,
-        "--output",
-        "/nonexistent/dir/out.jsonl",
-    ]);
+    let out = output(verify_cmd(
+        &config,
+        &input,
+        &["--output", "/nonexistent/dir/out.jsonl"],
+    ));
     assert_one_error_line(&out, 1, &["/nonexistent/dir/out.jsonl"]);
 }
 
 #[test]
 fn output_to_a_device_works() {
-    let out = run(&[
-        "verify",
-        "--config",
-        data("jwt/fleet.toml").to_str().unwrap(),
-        "--input",
-        data("jwt/evidence.jsonl").to_str().unwrap(),
-        "--output",
-        "/dev/null",
-        "--now",
-        NOW,
-    ]);
+    let out = output(verify_fleet(
+        &data("jwt"),
+        &["--output", "/dev/null", "--now", NOW],
+    ));
     assert!(
         out.status.success(),
         "{}",
@@ -331,17 +301,10 @@ fn output_to_a_device_works() {
 
 #[test]
 fn a_full_disk_is_a_fatal_error_naming_the_output() {
-    let out = run(&[
-        "verify",
-        "--config",
-        data("jwt/fleet.toml").to_str().unwrap(),
-        "--input",
-        data("jwt/evidence.jsonl").to_str().unwrap(),
-        "--output",
-        "/dev/full",
-        "--now",
-        NOW,
-    ]);
+    let out = output(verify_fleet(
+        &data("jwt"),
+        &["--output", "/dev/full", "--now", NOW],
+    ));
     assert_one_error_line(&out, 1, &["/dev/full", "No space left on device"]);
 }
 
@@ -349,25 +312,8 @@ fn a_full_disk_is_a_fatal_error_naming_the_output() {
 fn bad_usage_exits_2() {
     assert_eq!(run(&["verify"]).status.code(), Some(2));
     assert_eq!(run(&["frobnicate"]).status.code(), Some(2));
-    let config = data("jwt/fleet.toml");
-    let input = data("jwt/evidence.jsonl");
-    let out = run(&[
-        "verify",
-        "--config",
-        config.to_str().unwrap(),
-        "--input",
-        input.to_str().unwrap(),
-        "--now",
-        "yesterday",
-    ]);
+    let out = output(verify_fleet(&data("jwt"), &["--now", "yesterday"]));
     assert_eq!(out.status.code(), Some(2));
-    let out = run(&[
-        "verify",
-        "--config",
-        config.to_str().unwrap(),
-        "--input",
-        input.to_str().unwrap(),
-        "--resume",
-    ]);
+    let out = output(verify_fleet(&data("jwt"), &["--resume"]));
     assert_eq!(out.status.code(), Some(2), "--resume needs --output FILE");
 }

@@ -2,7 +2,9 @@
 
 use std::fs;
 
-use crate::support::{gen, run};
+use std::path::Path;
+
+use crate::support::{gen, output, verify_cmd, verify_fleet};
 
 #[test]
 fn same_bytes_at_one_and_two_threads_and_twice() {
@@ -22,22 +24,13 @@ fn same_bytes_at_one_and_two_threads_and_twice() {
             "ES256,EdDSA,HS256",
         ],
     );
-    let config = dir.path().join("fleet.toml");
-    let input = dir.path().join("evidence.jsonl");
     let outputs: Vec<Vec<u8>> = ["1", "2", "2", "1"]
         .iter()
         .map(|threads| {
-            let out = run(&[
-                "verify",
-                "--config",
-                config.to_str().unwrap(),
-                "--input",
-                input.to_str().unwrap(),
-                "--now",
-                "1795910400",
-                "--threads",
-                threads,
-            ]);
+            let out = output(verify_fleet(
+                dir.path(),
+                &["--now", "1795910400", "--threads", threads],
+            ));
             assert!(
                 out.status.success(),
                 "{}",
@@ -54,19 +47,13 @@ fn same_bytes_at_one_and_two_threads_and_twice() {
         );
     }
     // stdin streaming gives the same bytes as the mapped file.
-    let piped = crate::support::bin()
-        .args([
-            "verify",
-            "--config",
-            config.to_str().unwrap(),
-            "--input",
-            "-",
-            "--now",
-            "1795910400",
-        ])
-        .stdin(fs::File::open(&input).unwrap())
-        .output()
-        .unwrap();
+    let mut cmd = verify_cmd(
+        &dir.path().join("fleet.toml"),
+        Path::new("-"),
+        &["--now", "1795910400"],
+    );
+    cmd.stdin(fs::File::open(dir.path().join("evidence.jsonl")).unwrap());
+    let piped = output(cmd);
     assert!(
         piped.stdout == outputs[0],
         "stdin output differs from file output"

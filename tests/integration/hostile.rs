@@ -1,6 +1,7 @@
 //! Hostile input: every line still gets exactly one result, nothing panics, memory stays bounded.
 
 use std::io::{Read, Write};
+use std::path::Path;
 use std::process::Stdio;
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64;
@@ -10,7 +11,7 @@ use fleet_attest::pipeline::{self, RunOptions};
 use fleet_attest::replay::ReplayStore;
 use serde_json::Value;
 
-use crate::support::{bin, data, json_lines};
+use crate::support::{data, json_lines, verify_cmd};
 
 const NOW: i64 = 1_795_946_400;
 
@@ -141,15 +142,8 @@ fn one_megabyte_lines_crlf_and_no_final_newline() {
         "the last line, without newline, is judged"
     );
     // The same through stdin, where long lines are cut while reading.
-    let mut child = bin()
-        .args([
-            "verify",
-            "--config",
-            data("jwt/fleet.toml").to_str().unwrap(),
-            "--input",
-            "-",
-        ])
-        .args(["--now", "1795946400"])
+    let config = data("jwt/fleet.toml");
+    let mut child = verify_cmd(&config, Path::new("-"), &["--now", "1795946400"])
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
@@ -184,20 +178,17 @@ fn stdin_stream_keeps_memory_bounded() {
     // 1.5 million records (~90 MB) through a pipe; none is single use, so nothing should grow.
     const RECORDS: usize = 1_500_000;
     const BOUND_KIB: u64 = 96 * 1024;
-    let mut child = bin()
-        .args([
-            "verify",
-            "--config",
-            data("jwt/fleet.toml").to_str().unwrap(),
-            "--input",
-            "-",
-        ])
-        .args(["--now", "1795946400", "--threads", "2"])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
+    let config = data("jwt/fleet.toml");
+    let mut child = verify_cmd(
+        &config,
+        Path::new("-"),
+        &["--now", "1795946400", "--threads", "2"],
+    )
+    .stdin(Stdio::piped())
+    .stdout(Stdio::piped())
+    .stderr(Stdio::null())
+    .spawn()
+    .unwrap();
     let pid = child.id();
     let mut stdin = child.stdin.take().unwrap();
     let writer = std::thread::spawn(move || {
@@ -251,23 +242,22 @@ fn mapped_file_keeps_memory_bounded() {
             .unwrap();
         }
     }
-    let mut child = bin()
-        .args([
-            "verify",
-            "--config",
-            data("jwt/fleet.toml").to_str().unwrap(),
-        ])
-        .args([
-            "--input",
-            file.path().to_str().unwrap(),
+    let mut child = verify_cmd(
+        &data("jwt/fleet.toml"),
+        file.path(),
+        &[
             "--now",
             "1795946400",
-        ])
-        .args(["--threads", "2", "--output", "/dev/null"])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
+            "--threads",
+            "2",
+            "--output",
+            "/dev/null",
+        ],
+    )
+    .stdout(Stdio::null())
+    .stderr(Stdio::null())
+    .spawn()
+    .unwrap();
     let pid = child.id();
     let mut peak = 0u64;
     while child.try_wait().unwrap().is_none() {

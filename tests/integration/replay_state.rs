@@ -2,24 +2,12 @@
 
 use std::fs;
 
-use crate::support::{data, json_lines, run};
+use crate::support::{data, json_lines, output, verify_fleet};
 
 fn verify(extra: &[&str]) -> std::process::Output {
-    let mut args = vec![
-        "verify",
-        "--config",
-        data("jwt/fleet.toml").to_str().unwrap().to_owned().leak(),
-        "--input",
-        data("jwt/evidence.jsonl")
-            .to_str()
-            .unwrap()
-            .to_owned()
-            .leak(),
-        "--now",
-        "1795946400",
-    ];
-    args.extend_from_slice(extra);
-    let out = run(&args);
+    let mut cmd = verify_fleet(&data("jwt"), &["--now", "1795946400"]);
+    cmd.args(extra);
+    let out = output(cmd);
     assert!(
         out.status.success(),
         "{}",
@@ -53,15 +41,7 @@ fn state_carries_single_use_into_the_next_run() {
     assert_eq!(r["status"], "attested");
     // A corrupt state file is fatal, naming the file.
     fs::write(state, "{\"fleet_attest_replay_state\":1,\"entries\":5}\n").unwrap();
-    let out = run(&[
-        "verify",
-        "--config",
-        data("jwt/fleet.toml").to_str().unwrap(),
-        "--input",
-        data("jwt/evidence.jsonl").to_str().unwrap(),
-        "--replay-state",
-        state,
-    ]);
+    let out = output(verify_fleet(&data("jwt"), &["--replay-state", state]));
     assert_eq!(out.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&out.stderr).contains("replay.state"));
 }

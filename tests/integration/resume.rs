@@ -6,30 +6,35 @@ use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use crate::support::{bin, gen};
+use crate::support::{gen, verify_fleet};
 
 const NOW: &str = "1795910400";
 
 fn verify_cmd(dir: &Path, output: &Path, state: &Path) -> Command {
-    let mut cmd = bin();
-    cmd.args([
-        "verify",
-        "--config",
-        dir.join("fleet.toml").to_str().unwrap(),
-        "--input",
-        dir.join("evidence.jsonl").to_str().unwrap(),
-        "--output",
-        output.to_str().unwrap(),
-        "--replay-state",
-        state.to_str().unwrap(),
-        "--now",
-        NOW,
-        "--threads",
-        "2",
-        "--no-progress",
-    ]);
+    let mut cmd = verify_fleet(
+        dir,
+        &[
+            "--output",
+            output.to_str().unwrap(),
+            "--replay-state",
+            state.to_str().unwrap(),
+            "--now",
+            NOW,
+            "--threads",
+            "2",
+            "--no-progress",
+        ],
+    );
     cmd.stderr(Stdio::null()).stdout(Stdio::null());
     cmd
+}
+
+/// The output and saved replay state of an uninterrupted run over the fleet in `dir`.
+fn uninterrupted(dir: &Path) -> (Vec<u8>, Vec<u8>) {
+    let output = dir.join("full.jsonl");
+    let state = dir.join("full.state");
+    assert!(verify_cmd(dir, &output, &state).status().unwrap().success());
+    (fs::read(&output).unwrap(), fs::read(&state).unwrap())
 }
 
 #[test]
@@ -54,14 +59,7 @@ fn sigkill_at_several_points_then_resume_is_byte_identical() {
             "0.1",
         ],
     );
-    let full = dir.path().join("full.jsonl");
-    let full_state = dir.path().join("full.state");
-    assert!(verify_cmd(dir.path(), &full, &full_state)
-        .status()
-        .unwrap()
-        .success());
-    let full_bytes = fs::read(&full).unwrap();
-    let full_state_bytes = fs::read(&full_state).unwrap();
+    let (full_bytes, full_state_bytes) = uninterrupted(dir.path());
     assert!(full_bytes.len() > 1_000_000);
 
     // Kill when the output reaches these fractions of its final size (0: right away).
@@ -198,13 +196,7 @@ fn a_write_error_leaves_complete_lines_and_resume_finishes() {
             "HS256",
         ],
     );
-    let full = dir.path().join("full.jsonl");
-    let full_state = dir.path().join("full.state");
-    assert!(verify_cmd(dir.path(), &full, &full_state)
-        .status()
-        .unwrap()
-        .success());
-    let full_bytes = fs::read(&full).unwrap();
+    let (full_bytes, _) = uninterrupted(dir.path());
 
     // A file-size limit makes writes past it fail with EFBIG, as a full disk would fail them
     // with ENOSPC (SIGXFSZ is ignored so the write returns the error instead of killing).

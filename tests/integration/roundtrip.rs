@@ -3,7 +3,7 @@
 
 use std::fs;
 
-use crate::support::{gen, json_lines, run};
+use crate::support::{gen, json_lines, output, verify_fleet};
 
 #[test]
 fn generated_fleet_matches_expected_for_every_record() {
@@ -27,15 +27,7 @@ fn generated_fleet_matches_expected_for_every_record() {
             "ES256,ES384,RS256,PS256,EdDSA,HS256",
         ],
     );
-    let out = run(&[
-        "verify",
-        "--config",
-        dir.path().join("fleet.toml").to_str().unwrap(),
-        "--input",
-        dir.path().join("evidence.jsonl").to_str().unwrap(),
-        "--now",
-        "1795910400",
-    ]);
+    let out = output(verify_fleet(dir.path(), &["--now", "1795910400"]));
     assert!(
         out.status.success(),
         "{}",

@@ -11,6 +11,28 @@ pub fn bin() -> Command {
     Command::new(env!("CARGO_BIN_EXE_fleet-attest"))
 }
 
+/// `fleet-attest verify --config CONFIG --input INPUT`, then `extra`.
+pub fn verify_cmd(config: &Path, input: &Path, extra: &[&str]) -> Command {
+    let mut cmd = bin();
+    cmd.arg("verify")
+        .arg("--config")
+        .arg(config)
+        .arg("--input")
+        .arg(input)
+        .args(extra);
+    cmd
+}
+
+/// `verify` of the fleet in `dir` (its `fleet.toml` and `evidence.jsonl`), then `extra`.
+pub fn verify_fleet(dir: &Path, extra: &[&str]) -> Command {
+    verify_cmd(&dir.join("fleet.toml"), &dir.join("evidence.jsonl"), extra)
+}
+
+/// Runs a command to completion, returning its output.
+pub fn output(mut cmd: Command) -> Output {
+    cmd.output().expect("run fleet-attest")
+}
+
 /// Runs the binary with `args`, returning its output.
 pub fn run(args: &[&str]) -> Output {
     bin().args(args).output().expect("run fleet-attest")

@@ -9,22 +9,15 @@ use base64::Engine as _;
 use fleet_attest::x509pop::ChainCache;
 use serde_json::Value;
 
-use crate::support::{data, json_lines, judge, run};
+use crate::support::{data, json_lines, judge, output, verify_fleet};
 
 const NOW: &str = "1795946400";
 
 fn verify_fixture(threads: &str) -> Vec<Value> {
-    let out = run(&[
-        "verify",
-        "--config",
-        data("x509pop/fleet.toml").to_str().unwrap(),
-        "--input",
-        data("x509pop/evidence.jsonl").to_str().unwrap(),
-        "--now",
-        NOW,
-        "--threads",
-        threads,
-    ]);
+    let out = output(verify_fleet(
+        &data("x509pop"),
+        &["--now", NOW, "--threads", threads],
+    ));
     assert!(
         out.status.success(),
         "{}",
