@@ -305,7 +305,6 @@ impl SigningKey {
 
     /// Signs `msg`; `rng` supplies PSS salts.
     pub fn sign(&self, msg: &[u8], rng: &mut ChaCha20Rng) -> Vec<u8> {
-        use signature_traits::*;
         match self {
             SigningKey::P256(_, signer) => {
                 let digest = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, msg);
@@ -315,7 +314,7 @@ impl SigningKey {
                 let digest = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA384, msg);
                 signer.sign_digest(digest.as_ref()).unwrap_or_default()
             }
-            SigningKey::Ed25519(key) => key.sign(msg).to_bytes().to_vec(),
+            SigningKey::Ed25519(key) => ed25519_dalek::Signer::sign(key, msg).to_bytes().to_vec(),
             SigningKey::Rsa(alg, key) => rsa_sign(*alg, key, msg, rng),
             SigningKey::Hmac(alg, secret) => {
                 let algorithm = match alg {
@@ -336,10 +335,6 @@ fn ec_jwk(crv: &str, kid: &str, alg: Alg, point: &[u8]) -> Value {
     let (x, y) = coords.split_at(coords.len() / 2);
     json!({"kty":"EC","crv":crv,"kid":kid,"alg":alg.name(),"use":"sig",
            "x":B64.encode(x),"y":B64.encode(y)})
-}
-
-mod signature_traits {
-    pub use p256::ecdsa::signature::Signer;
 }
 
 fn rsa_sign(alg: Alg, key: &rsa::RsaPrivateKey, msg: &[u8], rng: &mut ChaCha20Rng) -> Vec<u8> {
@@ -696,7 +691,6 @@ pub fn run(args: &GenArgs) -> Result<(), Failure> {
     let fatal =
         |path: &Path, err: std::io::Error| Failure::fatal(format!("{}: {err}", path.display()));
     let out = &args.out;
-    fs::create_dir_all(out.join("keys")).map_err(|e| fatal(out, e))?;
 
     let issuers = issuers(args.seed, &algs).map_err(Failure::fatal)?;
     write_config_and_keys(out, &issuers).map_err(|(path, e)| fatal(&path, e))?;
@@ -725,7 +719,7 @@ pub fn run(args: &GenArgs) -> Result<(), Failure> {
         }
     }
     let path = out.join("join_tokens.csv");
-    write(&path, tokens.as_bytes()).map_err(|e| fatal(&path, e))?;
+    fs::write(&path, tokens.as_bytes()).map_err(|e| fatal(&path, e))?;
 
     let x509 = X509Material::load().map_err(Failure::fatal)?;
     let fleet = Fleet {
@@ -780,10 +774,6 @@ pub fn run(args: &GenArgs) -> Result<(), Failure> {
     Ok(())
 }
 
-fn write(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
-    fs::write(path, bytes)
-}
-
 /// Writes `fleet.toml`, one JWK Set per issuer under `keys/` and the x509pop CA bundle
 /// `ca/root.pem` into `out` (everything the config names but `join_tokens.csv`).
 pub fn write_config_and_keys(
@@ -795,13 +785,13 @@ pub fn write_config_and_keys(
     let ca = out.join("ca");
     fs::create_dir_all(&ca).map_err(|e| (ca.clone(), e))?;
     let root = ca.join("root.pem");
-    write(&root, X509_ROOT.as_bytes()).map_err(|e| (root, e))?;
+    fs::write(&root, X509_ROOT.as_bytes()).map_err(|e| (root, e))?;
     let path = out.join("fleet.toml");
-    write(&path, fleet_config(issuers).as_bytes()).map_err(|e| (path, e))?;
+    fs::write(&path, fleet_config(issuers).as_bytes()).map_err(|e| (path, e))?;
     for issuer in issuers {
         let jwks = json!({"keys": issuer.keys.iter().map(|(kid, key)| key.public_jwk(kid, issuer.alg)).collect::<Vec<_>>()});
         let path = keys.join(format!("{}.jwks.json", issuer.name));
-        write(&path, format!("{jwks:#}\n").as_bytes()).map_err(|e| (path, e))?;
+        fs::write(&path, format!("{jwks:#}\n").as_bytes()).map_err(|e| (path, e))?;
     }
     Ok(())
 }
