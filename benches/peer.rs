@@ -14,7 +14,8 @@ use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Through
 use fleet_attest::input::Input;
 use fleet_attest::keys::Alg;
 use fleet_attest::pipeline::{self, RunOptions};
-use fleet_attest::replay::ReplayStore;
+use fleet_attest::replay::{ReplayStore, SingleUse};
+use fleet_attest::shard::Shard;
 use jsonwebtoken::{Algorithm, DecodingKey, Validation};
 use rayon::prelude::*;
 
@@ -125,12 +126,13 @@ fn bench(c: &mut Criterion) {
                         now,
                         skip_records: 0,
                         progress: false,
+                        shard: Shard::ALL,
                     };
                     let stats = pipeline::run(
                         &s.verifier,
                         &s.input,
                         &mut std::io::sink(),
-                        &ReplayStore::new(),
+                        &mut SingleUse::Memory(ReplayStore::new()),
                         &options,
                     )
                     .expect("run");

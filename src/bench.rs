@@ -9,6 +9,9 @@
 //! - **ceiling**: the same signatures over the same signing inputs, verified with the same
 //!   pre-parsed keys, decoded beforehand: nothing but the signature math.
 //!
+//! With `--replay-store URL`, each round also runs the engine with single use in that Redis
+//! (a fresh key namespace per round), compared with the in-memory engine of the same round.
+//!
 //! Rounds alternate engine and ceiling after one warm-up of each. Throughputs are medians of
 //! rounds; the ratio is the median of each round's engine/ceiling, so that slow drift in the
 //! machine's speed (large on shared virtual machines) hits both sides of a pair alike. The last
@@ -28,7 +31,9 @@ use crate::cli::{default_threads, Failure};
 use crate::input::Input;
 use crate::keys::{Alg, VerifyKey};
 use crate::pipeline::{self, RunOptions};
-use crate::replay::ReplayStore;
+use crate::replay::redis::RedisStore;
+use crate::replay::{ReplayStore, SingleUse};
+use crate::shard::Shard;
 use crate::verifier::Verifier;
 use aws_lc_rs::signature;
 
@@ -51,6 +56,10 @@ pub struct BenchArgs {
     /// Print one JSON object instead of the text line.
     #[arg(long)]
     pub json: bool,
+    /// Also run the engine with single-use state in this Redis, in the same rounds, and compare
+    /// it with the in-memory store (keys go to a namespace of their own, removed afterwards).
+    #[arg(long, value_name = "redis://HOST:PORT/DB")]
+    pub replay_store: Option<String>,
 }
 
 /// The figures of one bench run.
@@ -72,6 +81,22 @@ pub struct BenchResult {
     pub engine_rounds: Vec<f64>,
     /// Every ceiling round, verifications/s.
     pub ceiling_rounds: Vec<f64>,
+    /// With `--replay-store`: the engine with Redis-backed single use.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub redis: Option<RedisComparison>,
+}
+
+/// The engine with single use in Redis against the same engine with it in memory.
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct RedisComparison {
+    /// The store's address.
+    pub address: String,
+    /// Median engine throughput with Redis, records/s.
+    pub redis_per_sec: f64,
+    /// Median of the per-round (engine with Redis) / (engine in memory) ratios.
+    pub ratio: f64,
+    /// Every Redis round, records/s.
+    pub redis_rounds: Vec<f64>,
 }
 
 const NOW: i64 = 1_795_910_400; // 2026-11-29T00:00:00Z: any fixed time will do
@@ -98,6 +123,16 @@ pub fn run(args: &BenchArgs) -> Result<(), Failure> {
             "ceiling rounds (verifies/s): {}",
             fmt_rounds(&result.ceiling_rounds)
         );
+        if let Some(redis) = &result.redis {
+            println!(
+                "engine with redis rounds (records/s): {}",
+                fmt_rounds(&redis.redis_rounds)
+            );
+            println!(
+                "replay-store {} memory={:.0}/s redis={:.0}/s ratio={:.3}",
+                redis.address, result.engine_per_sec, redis.redis_per_sec, redis.ratio
+            );
+        }
         println!(
             "bench {} threads={} engine={:.0}/s ceiling={:.0}/s ratio={:.3}",
             result.alg, result.threads, result.engine_per_sec, result.ceiling_per_sec, result.ratio
@@ -193,32 +228,58 @@ pub fn measure(args: &BenchArgs) -> Result<BenchResult, Failure> {
         None => Ceiling::X509Pop(prepare_x509pop(&records)?),
     };
     let result = (|| {
-        let engine = || engine_round(&verifier, &input, threads, args.nodes);
+        let engine =
+            |store: &mut SingleUse| engine_round(&verifier, &input, threads, args.nodes, store);
+        let memory = || SingleUse::Memory(ReplayStore::new());
+        let redis = |round: usize| -> Result<SingleUse, Failure> {
+            let url = args.replay_store.as_deref().unwrap_or_default();
+            let namespace = format!("fleet-attest-bench:{}:{round}", std::process::id());
+            RedisStore::connect(url, namespace, Shard::ALL, false)
+                .map(|store| SingleUse::Redis(Box::new(store)))
+                .map_err(Failure::fatal)
+        };
         let ceiling = || ceiling_round(&pool, &verifier, &ceiling_work);
-        engine()?;
+        engine(&mut memory())?;
         ceiling()?;
         let mut engine_rounds = Vec::with_capacity(args.rounds);
         let mut ceiling_rounds = Vec::with_capacity(args.rounds);
-        for _ in 0..args.rounds {
-            engine_rounds.push(per_sec(args.nodes, engine()?));
-            ceiling_rounds.push(per_sec(args.nodes, ceiling()?));
+        let mut redis_rounds = Vec::new();
+        for round in 0..=args.rounds {
+            if args.replay_store.is_some() {
+                let mut store = redis(round)?;
+                let elapsed = engine(&mut store);
+                if let SingleUse::Redis(store) = &mut store {
+                    store.forget_namespace().map_err(Failure::fatal)?;
+                }
+                if round > 0 {
+                    redis_rounds.push(per_sec(args.nodes, elapsed?));
+                }
+            }
+            if round > 0 {
+                engine_rounds.push(per_sec(args.nodes, engine(&mut memory())?));
+                ceiling_rounds.push(per_sec(args.nodes, ceiling()?));
+            }
         }
         let engine_per_sec = median(&engine_rounds);
         let ceiling_per_sec = median(&ceiling_rounds);
-        let ratios: Vec<f64> = engine_rounds
-            .iter()
-            .zip(&ceiling_rounds)
-            .map(|(e, c)| e / c)
-            .collect();
+        let ratios =
+            |a: &[f64], b: &[f64]| -> Vec<f64> { a.iter().zip(b).map(|(x, y)| x / y).collect() };
+        let redis = args.replay_store.as_deref().map(|url| RedisComparison {
+            address: crate::replay::redis::redact(url),
+            redis_per_sec: median(&redis_rounds),
+            ratio: median(&ratios(&redis_rounds, &engine_rounds)),
+            redis_rounds: redis_rounds.clone(),
+        });
         Ok(BenchResult {
             alg: alg.map_or("x509pop", |a| a.name()).to_owned(),
             threads,
             nodes: args.nodes,
             engine_per_sec,
             ceiling_per_sec,
-            ratio: median(&ratios),
+            ratio: median(&ratios(&engine_rounds, &ceiling_rounds)),
             engine_rounds,
             ceiling_rounds,
+            redis,
         })
     })();
     let _ = fs::remove_dir_all(&dir);
@@ -302,17 +363,18 @@ fn engine_round(
     input: &Input,
     threads: usize,
     nodes: u64,
+    store: &mut SingleUse,
 ) -> Result<Duration, Failure> {
-    let store = ReplayStore::new();
     let options = RunOptions {
         threads,
         now: NOW,
         skip_records: 0,
         progress: false,
+        shard: Shard::ALL,
     };
     let started = Instant::now();
     let mut sink = io::sink();
-    let stats = pipeline::run(verifier, input, &mut sink, &store, &options)
+    let stats = pipeline::run(verifier, input, &mut sink, store, &options)
         .map_err(|e| Failure::fatal(format!("bench run: {e:?}")))?;
     let elapsed = started.elapsed();
     sink.flush().ok();

@@ -3,7 +3,7 @@
 //! Usage errors exit 2 (clap's own, and the few checks clap cannot express).
 
 use std::fs::{self, OpenOptions};
-use std::io::{self, IsTerminal, Read, Seek, SeekFrom};
+use std::io::{self, BufRead, IsTerminal, Seek, SeekFrom};
 use std::path::{Path, PathBuf};
 use std::time::{SystemTime, UNIX_EPOCH};
 
@@ -11,7 +11,9 @@ use clap::{Args, Parser, Subcommand};
 
 use crate::input::Input;
 use crate::pipeline::{self, RunError, RunOptions, RunStats};
-use crate::replay::ReplayStore;
+use crate::replay::redis::RedisStore;
+use crate::replay::{ReplayStore, SingleUse};
+use crate::shard::Shard;
 use crate::sink::Output;
 use crate::time::parse_now;
 
@@ -56,6 +58,17 @@ struct VerifyArgs {
     /// Single-use state: loaded at start when the file exists, saved atomically at the end.
     #[arg(long, value_name = "FILE")]
     replay_state: Option<PathBuf>,
+    /// Keep single-use state in Redis (or Valkey), shared with every process pointed at it,
+    /// instead of in memory.
+    #[arg(
+        long,
+        value_name = "redis://HOST:PORT/DB",
+        conflicts_with = "replay_state"
+    )]
+    replay_store: Option<String>,
+    /// Take only the records whose 0-based line index modulo N is K.
+    #[arg(long, value_name = "K/N")]
+    shard: Option<Shard>,
     /// Continue an interrupted run whose --output FILE holds complete result lines.
     #[arg(long)]
     resume: bool,
@@ -140,15 +153,29 @@ fn verify(args: VerifyArgs) -> Result<(), Failure> {
     let verifier = crate::config::load(&args.config).map_err(Failure::fatal)?;
     let input = Input::open(&args.input)
         .map_err(|err| Failure::fatal(format!("{}: {err}", args.input.display())))?;
-    let store = match &args.replay_state {
-        Some(path) => ReplayStore::load(path, now).map_err(Failure::fatal)?,
-        None => ReplayStore::new(),
+    let shard = args.shard.unwrap_or(Shard::ALL);
+    let resuming = args.resume && args.output.exists();
+    let mut store = match (&args.replay_store, &args.replay_state) {
+        (Some(url), _) => SingleUse::Redis(
+            RedisStore::connect(
+                url,
+                format!("fleet-attest:{}", verifier.trust_domain()),
+                shard,
+                resuming,
+            )
+            .map(Box::new)
+            .map_err(Failure::fatal)?,
+        ),
+        (None, Some(path)) => {
+            SingleUse::Memory(ReplayStore::load(path, now).map_err(Failure::fatal)?)
+        }
+        (None, None) => SingleUse::Memory(ReplayStore::new()),
     };
     let output_name = args.output.display().to_string();
     let out_err = |err: io::Error| Failure::fatal(format!("{output_name}: {err}"));
     let (mut output, skip_records) = if to_stdout {
         (Output::Stdout(io::stdout()), 0)
-    } else if args.resume && args.output.exists() {
+    } else if resuming {
         let kept = keep_complete_lines(&args.output).map_err(out_err)?;
         (Output::open(&args.output, true).map_err(out_err)?, kept)
     } else {
@@ -165,23 +192,23 @@ fn verify(args: VerifyArgs) -> Result<(), Failure> {
         now,
         skip_records,
         progress,
+        shard,
     };
-    let stats =
-        pipeline::run(&verifier, &input, &mut output, &store, &options).map_err(
-            |err| match err {
-                RunError::Input(err) => Failure::fatal(format!("{}: {err}", args.input.display())),
-                RunError::Output(err) => {
-                    // A failed write (a full disk) may have left part of a line: trim the file
-                    // back to its last complete line, so it is ready for --resume.
-                    if !to_stdout {
-                        let _ = keep_complete_lines(&args.output);
-                    }
-                    Failure::fatal(format!(
-                        "{output_name}: {err}; complete lines kept, rerun with --resume"
-                    ))
+    let stats = pipeline::run(&verifier, &input, &mut output, &mut store, &options).map_err(
+        |err| match err {
+            RunError::Input(err) => Failure::fatal(format!("{}: {err}", args.input.display())),
+            RunError::Output(err) => {
+                // A failed write (a full disk) may have left part of a line: trim the file
+                // back to its last complete line, so it is ready for --resume.
+                if !to_stdout {
+                    let _ = keep_complete_lines(&args.output);
                 }
-            },
-        )?;
+                Failure::fatal(format!(
+                    "{output_name}: {err}; complete lines kept, rerun with --resume"
+                ))
+            }
+        },
+    )?;
     output.sync().map_err(out_err)?;
     if skip_records > stats.records {
         return Err(Failure::fatal(format!(
@@ -190,7 +217,7 @@ fn verify(args: VerifyArgs) -> Result<(), Failure> {
             stats.records
         )));
     }
-    if let Some(path) = &args.replay_state {
+    if let (Some(path), SingleUse::Memory(store)) = (&args.replay_state, &store) {
         store.save(path, now).map_err(Failure::fatal)?;
     }
     let summary = summary_json(&stats, threads, now);
@@ -199,37 +226,54 @@ fn verify(args: VerifyArgs) -> Result<(), Failure> {
             .map_err(|err| Failure::fatal(format!("{}: {err}", path.display())))?;
     }
     eprintln!("{}", human_summary(&stats, threads, skip_records));
+    if let SingleUse::Redis(store) = &store {
+        if let Some(loss) = store.loss() {
+            let unavailable = stats.by_code.get("store_unavailable").copied().unwrap_or(0);
+            return Err(Failure::fatal(format!(
+                "{}; from line {} on, {unavailable} records could not be checked for single use \
+                 and are replay/store_unavailable (none attested); rerun with --resume",
+                loss.reason, loss.first_line
+            )));
+        }
+    }
     Ok(())
 }
 
-/// Drops a torn last line from an interrupted run's output; returns the complete lines kept.
-/// Only a regular file can be continued (a device such as /dev/full reads forever).
+/// Drops a torn last line from an interrupted run's output, and every line from the first
+/// `replay/store_unavailable` result on (those records must be judged again); returns the lines
+/// kept. Only a regular file can be continued (a device such as /dev/full reads forever).
 fn keep_complete_lines(path: &Path) -> io::Result<u64> {
+    // Inside a JSON string every `"` is escaped, so this can only match the error object.
+    const UNAVAILABLE: &[u8] = br#""error":{"stage":"replay","code":"store_unavailable""#;
     let mut file = OpenOptions::new().read(true).write(true).open(path)?;
     if !file.metadata()?.is_file() {
         return Err(io::Error::other(
             "not a regular file; --resume continues files only",
         ));
     }
-    let mut block = vec![0u8; 1 << 20];
+    let mut reader = io::BufReader::with_capacity(1 << 20, &file);
+    let mut line = Vec::new();
     let mut lines = 0u64;
     let mut offset = 0u64;
-    let mut complete_end = 0u64;
+    let mut keep_end = 0u64;
     loop {
-        let n = match file.read(&mut block) {
-            Ok(0) => break,
-            Ok(n) => n,
-            Err(err) if err.kind() == io::ErrorKind::Interrupted => continue,
-            Err(err) => return Err(err),
-        };
-        for at in memchr::memchr_iter(b'\n', &block[..n]) {
-            lines += 1;
-            complete_end = offset + at as u64 + 1;
+        line.clear();
+        let n = reader.read_until(b'\n', &mut line)?;
+        if n == 0 || line.last() != Some(&b'\n') {
+            offset += n as u64;
+            break;
         }
+        if memchr::memmem::find(&line, UNAVAILABLE).is_some() {
+            offset = u64::MAX; // truncate here
+            break;
+        }
+        lines += 1;
         offset += n as u64;
+        keep_end = offset;
     }
-    if complete_end != offset {
-        file.set_len(complete_end)?;
+    drop(reader);
+    if keep_end != offset {
+        file.set_len(keep_end)?;
         file.sync_all()?;
     }
     file.seek(SeekFrom::End(0))?;

@@ -7,6 +7,7 @@
 
 use std::fmt;
 
+use crate::replay::ConsumedBy;
 use crate::time::fmt_numeric_date;
 
 /// Longest piece of untrusted input quoted back in a message, in characters.
@@ -247,8 +248,15 @@ pub enum Rejection {
     Replayed {
         /// What the key is, for the message.
         what: String,
-        /// The 1-based input line that consumed it, or `None` for an earlier run.
-        by_line: Option<u64>,
+        /// Who consumed it.
+        by: crate::replay::ConsumedBy,
+    },
+    /// The single-use check could not complete (the shared store was lost): never attested.
+    StoreUnavailable {
+        /// What the key is, for the message.
+        what: String,
+        /// The store's address.
+        store: String,
     },
     /// The agent path template failed to render a valid SPIFFE path.
     TemplateError {
@@ -294,7 +302,7 @@ impl Rejection {
             | BadKeyUsage { .. } => Stage::Chain,
             MalformedChallenge { .. } | BadProof { .. } => Stage::Pop,
             UnknownToken | TokenExpired { .. } => Stage::JoinToken,
-            Replayed { .. } => Stage::Replay,
+            Replayed { .. } | StoreUnavailable { .. } => Stage::Replay,
             TemplateError { .. } | TooManySelectors { .. } => Stage::Policy,
         }
     }
@@ -332,6 +340,7 @@ impl Rejection {
             UnknownToken => "unknown_token",
             TokenExpired { .. } => "token_expired",
             Replayed { .. } => "replayed",
+            StoreUnavailable { .. } => "store_unavailable",
             TemplateError { .. } => "template_error",
             TooManySelectors { .. } => "too_many_selectors",
         }
@@ -417,10 +426,27 @@ impl fmt::Display for Rejection {
                 fmt_numeric_date(*expires_at as f64),
                 fmt_numeric_date(*now as f64)
             ),
-            Replayed { what, by_line } => match by_line {
-                Some(line) => write!(f, "{what} was already consumed by line {line}"),
-                None => write!(f, "{what} was already consumed in an earlier run"),
+            Replayed { what, by } => match by {
+                ConsumedBy::Line(line) => write!(f, "{what} was already consumed by line {line}"),
+                ConsumedBy::EarlierRun => {
+                    write!(f, "{what} was already consumed in an earlier run")
+                }
+                ConsumedBy::AnotherRun { line, shard } if shard.count > 1 => write!(
+                    f,
+                    "{what} was already consumed by line {line} of shard {shard} in another run"
+                ),
+                ConsumedBy::AnotherRun { line, .. } => {
+                    write!(
+                        f,
+                        "{what} was already consumed by line {line} of another run"
+                    )
+                }
             },
+            StoreUnavailable { what, store } => write!(
+                f,
+                "the single-use check of {what} could not complete: {store} was lost; not \
+                 attested, rerun with --resume"
+            ),
             TemplateError { reason } => write!(f, "agent path template: {reason}"),
             TooManySelectors { count, max } => {
                 write!(f, "{count} selectors, over limits.max_selectors = {max}")

@@ -9,7 +9,7 @@
 //! | jwt | [`jwt`] | compact JWS, key selection, signature, claims |
 //! | x509pop | [`x509pop`] | SPIRE's proof-of-possession transcripts |
 //! | join_token | [`join_token`] | single-use join tokens |
-//! | replay | [`replay`] | consumed single-use keys, the state file |
+//! | replay | [`replay`], [`shard`] | consumed single-use keys: in memory with its state file, or in Redis; `--shard K/N` |
 //! | selectors/aliases | [`selectors`] | sorted selector sets, node alias index |
 //! | template | [`template`] | agent path templates (Go text/template subset) |
 //! | verdict | [`verifier`], [`error`] | judging one record; the rejection codes |
@@ -35,6 +35,7 @@ pub mod pipeline;
 pub mod record;
 pub mod replay;
 pub mod selectors;
+pub mod shard;
 pub mod sink;
 pub mod template;
 pub mod time;

@@ -27,7 +27,8 @@ use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
 use crate::error::Rejection;
 use crate::input::{lines, Chunk, Input};
-use crate::replay::{describe_key, ConsumedBy, ReplayStore};
+use crate::replay::{describe_key, Claim, Outcome, SingleUse};
+use crate::shard::Shard;
 use crate::sink;
 use crate::verifier::{Scratch, Verdict, Verifier};
 
@@ -45,6 +46,8 @@ pub struct RunOptions {
     pub skip_records: u64,
     /// Draw a progress bar on stderr.
     pub progress: bool,
+    /// The records this process takes (`--shard`); the others get no result here.
+    pub shard: Shard,
 }
 
 /// Counts for the summary.
@@ -92,15 +95,15 @@ thread_local! {
     static SCRATCH: RefCell<Scratch> = RefCell::new(Scratch::default());
 }
 
-fn judge_chunk(verifier: &Verifier, chunk: &Chunk<'_>, now: i64) -> ChunkResult {
+fn judge_chunk(verifier: &Verifier, chunk: &Chunk<'_>, options: &RunOptions) -> ChunkResult {
     SCRATCH.with(|scratch| {
         let scratch = &mut *scratch.borrow_mut();
         let mut buf = Vec::with_capacity(chunk.data.len() + chunk.data.len() / 2);
         let mut records = Vec::new();
         let mut keys = String::new();
-        for (line, text) in lines(chunk) {
+        for (line, text) in lines(chunk).filter(|(line, _)| options.shard.takes(*line)) {
             let start = buf.len();
-            let judged = verifier.judge(line, text, now, scratch, &mut buf);
+            let judged = verifier.judge(line, text, options.now, scratch, &mut buf);
             let key_start = keys.len();
             if let Verdict::Attested(Some(_)) = judged.verdict {
                 keys.push_str(&scratch.replay_key);
@@ -129,7 +132,7 @@ pub fn run(
     verifier: &Verifier,
     input: &Input,
     output: &mut (dyn Write + Send),
-    store: &ReplayStore,
+    store: &mut SingleUse,
     options: &RunOptions,
 ) -> Result<RunStats, RunError> {
     let started = Instant::now();
@@ -160,6 +163,7 @@ pub fn run(
                     skip: options.skip_records,
                     stats: RunStats::default(),
                     patched: Vec::new(),
+                    outcomes: Vec::new(),
                 };
                 let mut waiting: HashMap<u64, ChunkResult> = HashMap::new();
                 let mut next = 0u64;
@@ -192,7 +196,7 @@ pub fn run(
                 }
                 let tx = result_tx.clone();
                 workers.spawn(move |_| {
-                    let _ = tx.send(judge_chunk(verifier, &chunk, options.now));
+                    let _ = tx.send(judge_chunk(verifier, &chunk, options));
                 });
                 true
             });
@@ -216,62 +220,89 @@ pub fn run(
 
 struct OrderedWriter<'a, W: Write> {
     output: W,
-    store: &'a ReplayStore,
+    store: &'a mut SingleUse,
     now: i64,
     skip: u64,
     stats: RunStats,
     /// Scratch for one replayed record's line.
     patched: Vec<u8>,
+    /// The store's answers for a chunk's claims.
+    outcomes: Vec<Outcome>,
 }
 
 impl<W: Write> OrderedWriter<'_, W> {
     /// Writes a chunk's lines in order, replacing the lines of replayed records. Unchanged lines
     /// go out in contiguous runs of the chunk buffer.
     fn write_chunk(&mut self, chunk: &ChunkResult) -> io::Result<()> {
+        // One call to the store per chunk: for Redis, one pipelined round trip.
+        let claims: Vec<Claim<'_>> = chunk
+            .records
+            .iter()
+            .filter_map(|record| match record.verdict {
+                Verdict::Attested(Some(expires_at)) => Some(Claim {
+                    key: &chunk.keys[record.key.clone()],
+                    expires_at,
+                    line: record.line,
+                }),
+                _ => None,
+            })
+            .collect();
+        self.outcomes.clear();
+        self.store.check(&claims, self.now, &mut self.outcomes);
+        let mut outcomes = std::mem::take(&mut self.outcomes);
+        let result = self.write_records(chunk, &outcomes);
+        outcomes.clear();
+        self.outcomes = outcomes;
+        result
+    }
+
+    /// Writes a chunk's lines in order given the store's outcomes for its claims.
+    fn write_records(&mut self, chunk: &ChunkResult, outcomes: &[Outcome]) -> io::Result<()> {
+        let mut outcomes = outcomes.iter();
         let mut run_start: Option<usize> = None;
         for record in &chunk.records {
             self.stats.records += 1;
             let write = self.stats.records > self.skip;
-            let replayed = match record.verdict {
-                Verdict::Attested(Some(expires_at)) => self
-                    .store
-                    .try_consume(
-                        &chunk.keys[record.key.clone()],
-                        expires_at,
-                        record.line,
-                        self.now,
-                    )
-                    .err(),
-                _ => None,
+            let outcome = match record.verdict {
+                // A missing outcome cannot happen (one per claim); never attest without one.
+                Verdict::Attested(Some(_)) => *outcomes.next().unwrap_or(&Outcome::Unavailable),
+                _ => Outcome::Fresh,
             };
-            match (record.verdict, replayed) {
-                (Verdict::Rejected(code), _) => self.count_rejection(code),
-                (Verdict::Attested(_), None) => self.stats.attested += 1,
-                (Verdict::Attested(_), Some(by)) => {
-                    let rejection = Rejection::Replayed {
-                        what: describe_key(&chunk.keys[record.key.clone()]),
-                        by_line: match by {
-                            ConsumedBy::Line(line) => Some(line),
-                            ConsumedBy::EarlierRun => None,
-                        },
-                    };
-                    self.count_rejection(rejection.code());
-                    if write {
-                        if let Some(start) = run_start.take() {
-                            self.output
-                                .write_all(&chunk.buf[start..record.span.start])?;
-                        }
-                        self.patched.clear();
-                        self.patched
-                            .extend_from_slice(&chunk.buf[record.span.start..record.prefix_end]);
-                        sink::write_rejected(&mut self.patched, &rejection);
-                        self.output.write_all(&self.patched)?;
-                    }
-                    continue;
+            let rejection = match (record.verdict, outcome) {
+                (Verdict::Rejected(code), _) => {
+                    self.count_rejection(code);
+                    None
                 }
-            }
-            if write && run_start.is_none() {
-                run_start = Some(record.span.start);
+                (Verdict::Attested(_), Outcome::Fresh) => {
+                    self.stats.attested += 1;
+                    None
+                }
+                (Verdict::Attested(_), Outcome::Consumed(by)) => Some(Rejection::Replayed {
+                    what: describe_key(&chunk.keys[record.key.clone()]),
+                    by,
+                }),
+                (Verdict::Attested(_), Outcome::Unavailable) => Some(Rejection::StoreUnavailable {
+                    what: describe_key(&chunk.keys[record.key.clone()]),
+                    store: self.store.address().to_owned(),
+                }),
+            };
+            let Some(rejection) = rejection else {
+                if write && run_start.is_none() {
+                    run_start = Some(record.span.start);
+                }
+                continue;
+            };
+            self.count_rejection(rejection.code());
+            if write {
+                if let Some(start) = run_start.take() {
+                    self.output
+                        .write_all(&chunk.buf[start..record.span.start])?;
+                }
+                self.patched.clear();
+                self.patched
+                    .extend_from_slice(&chunk.buf[record.span.start..record.prefix_end]);
+                sink::write_rejected(&mut self.patched, &rejection);
+                self.output.write_all(&self.patched)?;
             }
         }
         if let Some(start) = run_start {

@@ -20,9 +20,13 @@ use std::fs::{self, File};
 use std::io::{BufRead, BufReader, BufWriter, Write};
 use std::path::Path;
 
+pub mod redis;
+
 use dashmap::DashMap;
 use foldhash::fast::RandomState;
 use serde::{Deserialize, Serialize};
+
+use crate::shard::Shard;
 
 /// Expiry used for keys that never expire (join tokens).
 pub const NEVER: i64 = i64::MAX;
@@ -32,14 +36,74 @@ pub const NEVER: i64 = i64::MAX;
 pub enum ConsumedBy {
     /// The 1-based input line of this run.
     Line(u64),
-    /// A previous run (loaded from the state file).
+    /// A previous run (loaded from the state file), or an unreadable shared-store entry.
     EarlierRun,
+    /// Another run sharing the store (Redis): its input line and shard.
+    AnotherRun {
+        /// The 1-based input line of that run.
+        line: u64,
+        /// That run's shard.
+        shard: Shard,
+    },
+}
+
+/// One single-use check the ordered writer asks of the store.
+#[derive(Clone, Copy, Debug)]
+pub struct Claim<'a> {
+    /// The in-memory key (`jwt:<issuer>:<jti>`, …).
+    pub key: &'a str,
+    /// When the entry may be forgotten (Unix seconds; [`NEVER`] for join tokens).
+    pub expires_at: i64,
+    /// The 1-based input line of the claiming record.
+    pub line: u64,
+}
+
+/// The store's answer to one claim.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Outcome {
+    /// The key was free and is now consumed by the claim.
+    Fresh,
+    /// The key was already consumed.
+    Consumed(ConsumedBy),
+    /// The check could not complete (the shared store is unreachable): do not attest.
+    Unavailable,
+}
+
+/// Where a run's single-use state lives.
+pub enum SingleUse {
+    /// In this process (the default), optionally loaded from and saved to a state file.
+    Memory(ReplayStore),
+    /// In Redis, shared with other processes.
+    Redis(Box<redis::RedisStore>),
+}
+
+impl SingleUse {
+    /// Checks and consumes `claims` in input order, appending one outcome per claim to `out`.
+    pub fn check(&mut self, claims: &[Claim<'_>], now: i64, out: &mut Vec<Outcome>) {
+        match self {
+            SingleUse::Memory(store) => out.extend(claims.iter().map(|claim| {
+                match store.try_consume(claim.key, claim.expires_at, claim.line, now) {
+                    Ok(()) => Outcome::Fresh,
+                    Err(by) => Outcome::Consumed(by),
+                }
+            })),
+            SingleUse::Redis(store) => store.check(claims, now, out),
+        }
+    }
+
+    /// Where the state lives, for messages.
+    pub fn address(&self) -> &str {
+        match self {
+            SingleUse::Memory(_) => "the in-memory store",
+            SingleUse::Redis(store) => store.address(),
+        }
+    }
 }
 
 /// The stored form of a key: the first 16 bytes of its SHA-256.
 type KeyDigest = [u8; 16];
 
-fn digest_key(key: &str) -> KeyDigest {
+pub(crate) fn digest_key(key: &str) -> KeyDigest {
     let hash = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, key.as_bytes());
     let mut out = [0u8; 16];
     out.copy_from_slice(&hash.as_ref()[..16]);

@@ -8,7 +8,8 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64;
 use base64::Engine as _;
 use fleet_attest::input::Input;
 use fleet_attest::pipeline::{self, RunOptions};
-use fleet_attest::replay::ReplayStore;
+use fleet_attest::replay::{ReplayStore, SingleUse};
+use fleet_attest::shard::Shard;
 use serde_json::Value;
 
 use crate::support::{data, json_lines, verify_cmd};
@@ -28,8 +29,16 @@ fn verify_bytes(bytes: &[u8]) -> Vec<Value> {
         now: NOW,
         skip_records: 0,
         progress: false,
+        shard: Shard::ALL,
     };
-    pipeline::run(&verifier, &input, &mut out, &ReplayStore::new(), &options).unwrap();
+    pipeline::run(
+        &verifier,
+        &input,
+        &mut out,
+        &mut SingleUse::Memory(ReplayStore::new()),
+        &options,
+    )
+    .unwrap();
     json_lines(&out)
 }
 

@@ -9,6 +9,8 @@
 //!   CRLF, no final newline; bounded memory on a large stdin stream.
 //! - `properties`: arbitrary input lines give exactly one result each and never panic.
 //! - `replay_state`: single use across runs and `--resume`.
+//! - `replay_store`: single use in a real Redis across concurrent `--shard` processes; Redis
+//!   unreachable at start and killed mid-run.
 //! - `resume`: SIGKILL at several points of a run, then `--resume`: identical bytes and state.
 //! - `x509pop`: SPIRE x509pop transcripts from an independent implementation; the chain cache.
 
@@ -17,6 +19,7 @@ mod determinism;
 mod hostile;
 mod properties;
 mod replay_state;
+mod replay_store;
 mod resume;
 mod roundtrip;
 mod support;

@@ -5,7 +5,8 @@ use std::io::Write;
 
 use fleet_attest::input::Input;
 use fleet_attest::pipeline::{self, RunOptions};
-use fleet_attest::replay::ReplayStore;
+use fleet_attest::replay::{ReplayStore, SingleUse};
+use fleet_attest::shard::Shard;
 use proptest::prelude::*;
 
 use crate::support::{data, json_lines};
@@ -47,8 +48,8 @@ proptest! {
         file.flush().unwrap();
         let input = Input::open(file.path()).unwrap();
         let mut out = Vec::new();
-        let options = RunOptions { threads, now: 1_795_946_400, skip_records: 0, progress: false };
-        let stats = pipeline::run(&verifier, &input, &mut out, &ReplayStore::new(), &options).unwrap();
+        let options = RunOptions { threads, now: 1_795_946_400, skip_records: 0, progress: false, shard: Shard::ALL };
+        let stats = pipeline::run(&verifier, &input, &mut out, &mut SingleUse::Memory(ReplayStore::new()), &options).unwrap();
         let results = json_lines(&out);
         prop_assert_eq!(results.len(), expected.len());
         prop_assert_eq!(stats.records as usize, expected.len());
