@@ -17,6 +17,23 @@ for threads in 2 1; do
   done
 done
 
+echo "== single use in Redis vs in memory (ES256, 2 threads), a redis-server of this script's own"
+if command -v redis-server >/dev/null; then
+  redis_dir=$(mktemp -d)
+  redis-server --bind 127.0.0.1 --port 6390 --save "" --appendonly no --daemonize yes \
+    --dir "$redis_dir" --logfile "$redis_dir/log"
+  sleep 0.5
+  : > "$out/redis.txt"
+  for _ in 1 2 3; do
+    "$bin" bench --alg ES256 --threads 2 --replay-store redis://127.0.0.1:6390/9 | tail -2 \
+      | tee -a "$out/redis.txt"
+  done
+  redis-cli -p 6390 shutdown nosave || true
+  rm -rf "$redis_dir"
+else
+  echo "redis-server not installed (apt-get install redis-server): skipped" | tee "$out/redis.txt"
+fi
+
 echo "== gen and verify at scale (ES256, single use): wall time and peak RSS"
 : > "$out/scale.txt"
 work=$(mktemp -d)
