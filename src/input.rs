@@ -217,18 +217,21 @@ pub fn split_stream<'a>(
 
 /// The non-empty lines of a chunk with their 1-based numbers, a trailing `\r` dropped.
 pub fn lines<'c>(chunk: &'c Chunk<'_>) -> impl Iterator<Item = (u64, &'c [u8])> + 'c {
-    let data: &[u8] = &chunk.data;
-    let data = data.strip_suffix(b"\n").unwrap_or(data);
-    let first = chunk.first_line;
-    (!chunk.data.is_empty())
-        .then(|| data.split(|&b| b == b'\n'))
-        .into_iter()
-        .flatten()
-        .enumerate()
-        .filter_map(move |(i, line)| {
-            let line = line.strip_suffix(b"\r").unwrap_or(line);
-            (!line.is_empty()).then_some((first + i as u64, line))
-        })
+    let data: &'c [u8] = &chunk.data;
+    let mut start = 0usize;
+    let mut number = chunk.first_line;
+    std::iter::from_fn(move || loop {
+        let rest = data.get(start..).filter(|rest| !rest.is_empty())?;
+        let len = memchr::memchr(b'\n', rest).unwrap_or(rest.len());
+        let line = rest.get(..len)?;
+        let this = number;
+        number += 1;
+        start += len + 1;
+        let line = line.strip_suffix(b"\r").unwrap_or(line);
+        if !line.is_empty() {
+            return Some((this, line));
+        }
+    })
 }
 
 #[cfg(test)]

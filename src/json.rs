@@ -11,16 +11,31 @@ use simd_json::{Node, StaticNode};
 /// Deepest object/array nesting accepted in claims; a bound for the recursive walks.
 pub const MAX_DEPTH: usize = 32;
 
-/// Reusable parse buffers (one set per worker thread).
+/// Reusable parse buffers (one set per worker thread), and a spare tape so that a parse does
+/// not allocate.
 #[derive(Default)]
 pub struct JsonBuffers {
     buffers: simd_json::Buffers,
+    spare: Option<simd_json::Tape<'static>>,
 }
 
 impl JsonBuffers {
-    /// Parses `input` (modified in place) into a tape.
+    /// Parses `input` (modified in place) into a tape; give the tape back with [`recycle`]
+    /// (dropping it instead costs the next parse an allocation).
+    ///
+    /// [`recycle`]: JsonBuffers::recycle
     pub fn parse<'i>(&mut self, input: &'i mut [u8]) -> Result<simd_json::Tape<'i>, String> {
-        simd_json::to_tape_with_buffers(input, &mut self.buffers).map_err(|err| err.to_string())
+        let mut tape = match self.spare.take() {
+            Some(tape) => tape.reset(),
+            None => simd_json::Tape(Vec::new()),
+        };
+        simd_json::fill_tape(input, &mut self.buffers, &mut tape).map_err(|err| err.to_string())?;
+        Ok(tape)
+    }
+
+    /// Keeps a tape's storage for the next parse.
+    pub fn recycle(&mut self, tape: simd_json::Tape<'_>) {
+        self.spare = Some(tape.reset());
     }
 }
 
@@ -260,9 +275,16 @@ pub fn first_duplicate_key<'i>(tape: &simd_json::Tape<'i>) -> Option<&'i str> {
             nodes: &nodes[at..],
         };
         if len <= PAIRWISE_MAX {
-            let mut names = object.members().map(|(k, _)| k);
-            while let Some(name) = names.next() {
-                if names.clone().any(|other| other == name) {
+            // Names and a cheap fingerprint of each (length, first and last byte): full
+            // comparisons only between names whose fingerprints match.
+            let mut names = [("", 0u32); PAIRWISE_MAX];
+            for (slot, (name, _)) in names.iter_mut().zip(object.members()) {
+                *slot = (name, fingerprint(name));
+            }
+            let names = names.get(..len).unwrap_or(&[]);
+            for (i, &(name, print)) in names.iter().enumerate() {
+                let later = names.get(i + 1..).unwrap_or(&[]);
+                if later.iter().any(|&(other, p)| p == print && other == name) {
                     return Some(name);
                 }
             }
@@ -275,6 +297,13 @@ pub fn first_duplicate_key<'i>(tape: &simd_json::Tape<'i>) -> Option<&'i str> {
         }
     }
     None
+}
+
+fn fingerprint(name: &str) -> u32 {
+    let bytes = name.as_bytes();
+    let first = bytes.first().copied().unwrap_or(0);
+    let last = bytes.last().copied().unwrap_or(0);
+    (name.len() as u32) << 16 | u32::from(first) << 8 | u32::from(last)
 }
 
 /// True when objects and arrays on the tape nest deeper than `max`.
@@ -334,6 +363,22 @@ mod tests {
         });
         with_tape(r#"{"x":[{"k":1,"k":2}]}"#, |t| {
             assert_eq!(first_duplicate_key(t), Some("k"))
+        });
+        // Same length, first and last byte: the fingerprints match, the names do not.
+        with_tape(r#"{"axb":1,"ayb":2,"":0,"a":1}"#, |t| {
+            assert_eq!(first_duplicate_key(t), None)
+        });
+        with_tape(r#"{"axb":1,"ayb":2,"":0,"axb":3}"#, |t| {
+            assert_eq!(first_duplicate_key(t), Some("axb"))
+        });
+        with_tape(r#"{"":1,"b":{"":2,"":3}}"#, |t| {
+            assert_eq!(first_duplicate_key(t), Some(""))
+        });
+        // The largest object on the pairwise path, its duplicate last.
+        let mut edge: Vec<String> = (1..PAIRWISE_MAX).map(|i| format!("\"m{i}\":{i}")).collect();
+        edge.push("\"m1\":0".into());
+        with_tape(&format!("{{{}}}", edge.join(",")), |t| {
+            assert_eq!(first_duplicate_key(t), Some("m1"))
         });
         // Large objects take the sorting path.
         let mut big: Vec<String> = (0..40).map(|i| format!("\"m{i}\":{i}")).collect();

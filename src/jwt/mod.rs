@@ -195,7 +195,10 @@ impl JwtVerifier {
                     .map_err(|err| Rejection::InvalidClaims {
                         reason: format!("the payload is not JSON: {err}"),
                     })?;
-                claims::check(issuer, &tape, now, trust_domain, limits.max_selectors, out)
+                let checked =
+                    claims::check(issuer, &tape, now, trust_domain, limits.max_selectors, out);
+                json.recycle(tape);
+                checked
             }
             None => {
                 jws::decode_b64url(compact.payload, "payload", payload)?;
@@ -236,7 +239,10 @@ impl JwtVerifier {
                     }
                 };
                 verify_signature(issuer, key, alg, &compact, signature)?;
-                claims::check(issuer, &tape, now, trust_domain, limits.max_selectors, out)
+                let checked =
+                    claims::check(issuer, &tape, now, trust_domain, limits.max_selectors, out);
+                json.recycle(tape);
+                checked
             }
         }
     }

@@ -99,8 +99,8 @@ fn wait_until_up(url: &str) {
 /// a server of the test's own (returned, to keep it alive).
 fn test_database(db: u8) -> (Option<OwnRedis>, String) {
     let (own, url) = match std::env::var("FLEET_ATTEST_TEST_REDIS") {
-        Ok(base) => (None, format!("{}/{db}", base.trim_end_matches('/'))),
-        Err(_) => {
+        Ok(base) if !base.is_empty() => (None, format!("{}/{db}", base.trim_end_matches('/'))),
+        _ => {
             let own = OwnRedis::spawn();
             let url = own.url(db);
             (Some(own), url)
