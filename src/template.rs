@@ -432,14 +432,22 @@ pub fn is_valid_spiffe_path(path: &str) -> bool {
     let Some(rest) = path.strip_prefix('/') else {
         return false;
     };
-    rest.split('/').all(|segment| {
-        !segment.is_empty()
-            && segment != "."
-            && segment != ".."
-            && segment
-                .bytes()
-                .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'-' | b'_'))
-    })
+    // One pass: every byte allowed, every segment (between slashes) non-empty and not a dot
+    // segment.
+    let segment_ok = |segment: &[u8]| !matches!(segment, b"" | b"." | b"..");
+    let bytes = rest.as_bytes();
+    let mut start = 0;
+    for (at, &b) in bytes.iter().enumerate() {
+        if b == b'/' {
+            if !segment_ok(bytes.get(start..at).unwrap_or_default()) {
+                return false;
+            }
+            start = at + 1;
+        } else if !(b.is_ascii_alphanumeric() || matches!(b, b'.' | b'-' | b'_')) {
+            return false;
+        }
+    }
+    segment_ok(bytes.get(start..).unwrap_or_default())
 }
 
 #[cfg(test)]
@@ -532,9 +540,18 @@ mod tests {
 
     #[test]
     fn spiffe_paths() {
-        assert!(is_valid_spiffe_path("/jwt/bootstrap/node-1"));
+        for good in [
+            "/jwt/bootstrap/node-1",
+            "/a",
+            "/a.b/..c/_-.",
+            "/.../x",
+            "/A9",
+        ] {
+            assert!(is_valid_spiffe_path(good), "{good:?}");
+        }
         for bad in [
-            "", "jwt", "/", "/a//b", "/a/", "/a/./b", "/a/../b", "/a b", "/é",
+            "", "jwt", "/", "/a//b", "/a/", "/a/./b", "/a/../b", "/a b", "/é", "/.", "/..", "//a",
+            "/a/.", "/a/..", "/a%2f", "/a\\b",
         ] {
             assert!(!is_valid_spiffe_path(bad), "{bad:?}");
         }

@@ -115,6 +115,7 @@ pub(super) fn check(
     now: i64,
     trust_domain: &str,
     max_selectors: usize,
+    text: &mut String,
     out: JwtOutput<'_>,
 ) -> Result<Option<i64>, Rejection> {
     let claims = Json::root(tape);
@@ -225,10 +226,10 @@ pub(super) fn check(
         }
     };
     for (name, rule) in &issuer.claim_rules {
-        check_rule(&claims, name, rule)?;
+        check_rule(&claims, name, rule, text)?;
     }
 
-    build_selectors(issuer, &claims, out.selectors)?;
+    build_selectors(issuer, &claims, text, out.selectors)?;
     if out.selectors.len() > max_selectors {
         return Err(Rejection::TooManySelectors {
             count: out.selectors.len(),
@@ -249,7 +250,12 @@ pub(super) fn check(
     Ok(replay_expiry)
 }
 
-fn check_rule(claims: &Json<'_, '_>, name: &str, rule: &ClaimRule) -> Result<(), Rejection> {
+fn check_rule(
+    claims: &Json<'_, '_>,
+    name: &str,
+    rule: &ClaimRule,
+    text: &mut String,
+) -> Result<(), Rejection> {
     let failed = |found: String| Rejection::ClaimRuleFailed {
         claim: name.into(),
         reason: format!("{}; found {found}", rule.describe()),
@@ -257,14 +263,20 @@ fn check_rule(claims: &Json<'_, '_>, name: &str, rule: &ClaimRule) -> Result<(),
     let value = claims
         .get(name)
         .ok_or_else(|| failed("no such claim".into()))?;
-    let mut text = String::new();
     let mut check_one = |v: Json<'_, '_>| -> Result<(), Rejection> {
-        text.clear();
-        if !v.render_scalar(&mut text) {
-            return Err(failed(format!("a {:?} value", v.kind()).to_lowercase()));
-        }
-        if !rule.accepts(&text) {
-            return Err(failed(format!("{:?}", clip(&text))));
+        // Strings as they are; other scalars rendered as selectors render them.
+        let rendered = match v.as_str() {
+            Some(s) => s,
+            None => {
+                text.clear();
+                if !v.render_scalar(text) {
+                    return Err(failed(format!("a {:?} value", v.kind()).to_lowercase()));
+                }
+                text.as_str()
+            }
+        };
+        if !rule.accepts(rendered) {
+            return Err(failed(format!("{:?}", clip(rendered))));
         }
         Ok(())
     };
@@ -281,17 +293,17 @@ fn check_rule(claims: &Json<'_, '_>, name: &str, rule: &ClaimRule) -> Result<(),
 fn build_selectors(
     issuer: &Issuer,
     claims: &Json<'_, '_>,
+    name: &mut String,
     selectors: &mut SelectorSet,
 ) -> Result<(), Rejection> {
     selectors.clear();
-    let mut name = String::new();
     match &issuer.selector_claims {
         SelectorClaims::All => {
             for (key, value) in claims.members() {
                 if !NOT_SELECTORS.contains(&key) {
                     name.clear();
                     name.push_str(key);
-                    add_selectors(&mut name, value, selectors);
+                    add_selectors(name, value, selectors);
                 }
             }
         }
@@ -300,7 +312,7 @@ fn build_selectors(
                 if let Some(value) = claims.get(key) {
                     name.clear();
                     name.push_str(key);
-                    add_selectors(&mut name, value, selectors);
+                    add_selectors(name, value, selectors);
                 }
             }
         }

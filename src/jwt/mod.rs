@@ -94,6 +94,83 @@ pub struct JwtScratch {
     payload: Vec<u8>,
     signature: Vec<u8>,
     json: JsonBuffers,
+    headers: HeaderMemos,
+    /// Claim names and rendered values, built while checking rules and selectors.
+    text: String,
+}
+
+/// The last few protected headers that parsed, by their base64url text. Tokens of one key share
+/// their header byte for byte, so most records skip its decoding and parsing; what is read is a
+/// pure function of the text, so results are the same either way. A few entries, replaced in
+/// turn, cover a fleet whose issuers rotate between keys.
+#[derive(Default)]
+struct HeaderMemos {
+    entries: [HeaderMemo; 4],
+    next: usize,
+}
+
+impl HeaderMemos {
+    fn read(
+        &mut self,
+        encoded: &str,
+        buf: &mut Vec<u8>,
+        json: &mut JsonBuffers,
+    ) -> Result<(Alg, Option<&str>), Rejection> {
+        let at = match self.entries.iter().position(|e| e.encoded == encoded) {
+            Some(at) => at,
+            None => {
+                let at = self.next % self.entries.len();
+                self.next = at + 1;
+                at
+            }
+        };
+        match self.entries.get_mut(at) {
+            Some(entry) => entry.read(encoded, buf, json),
+            None => Err(Rejection::BadHeader {
+                reason: "internal: no header memo".into(),
+            }),
+        }
+    }
+}
+
+/// One remembered header.
+#[derive(Default)]
+struct HeaderMemo {
+    /// The encoded header; empty when nothing is remembered (a JWS header is never empty).
+    encoded: String,
+    alg: Option<Alg>,
+    kid: Option<String>,
+}
+
+impl HeaderMemo {
+    /// The header's `alg` and `kid`, from memory or parsed (and then remembered).
+    fn read(
+        &mut self,
+        encoded: &str,
+        buf: &mut Vec<u8>,
+        json: &mut JsonBuffers,
+    ) -> Result<(Alg, Option<&str>), Rejection> {
+        if self.encoded != encoded || self.encoded.is_empty() {
+            self.encoded.clear();
+            jws::decode_b64url(encoded, "header", buf)?;
+            let parsed = jws::parse_header(buf, json)?;
+            self.alg = Some(parsed.alg);
+            match (parsed.kid, &mut self.kid) {
+                (Some(kid), Some(kept)) => {
+                    kept.clear();
+                    kept.push_str(kid);
+                }
+                (kid, kept) => *kept = kid.map(str::to_owned),
+            }
+            self.encoded.push_str(encoded);
+        }
+        match self.alg {
+            Some(alg) => Ok((alg, self.kid.as_deref())),
+            None => Err(Rejection::BadHeader {
+                reason: "alg is missing".into(),
+            }),
+        }
+    }
 }
 
 /// What a verified JWT yields; the caller provides the buffers.
@@ -174,13 +251,13 @@ impl JwtVerifier {
             payload,
             signature,
             json,
+            headers,
+            text,
         } = scratch;
-        jws::decode_b64url(compact.header, "header", header)?;
-        let parsed = jws::parse_header(header, json)?;
-        let alg = parsed.alg;
+        let (alg, kid) = headers.read(compact.header, header, json)?;
 
         // Key selection. With a kid the payload stays untouched until the signature verifies.
-        match parsed.kid {
+        match kid {
             Some(kid) => {
                 let &(i, k) = self.by_kid.get(kid).ok_or_else(|| Rejection::UnknownKey {
                     reason: format!("kid {:?} is not in any configured JWK Set", clip(kid)),
@@ -195,8 +272,15 @@ impl JwtVerifier {
                     .map_err(|err| Rejection::InvalidClaims {
                         reason: format!("the payload is not JSON: {err}"),
                     })?;
-                let checked =
-                    claims::check(issuer, &tape, now, trust_domain, limits.max_selectors, out);
+                let checked = claims::check(
+                    issuer,
+                    &tape,
+                    now,
+                    trust_domain,
+                    limits.max_selectors,
+                    text,
+                    out,
+                );
                 json.recycle(tape);
                 checked
             }
@@ -239,8 +323,15 @@ impl JwtVerifier {
                     }
                 };
                 verify_signature(issuer, key, alg, &compact, signature)?;
-                let checked =
-                    claims::check(issuer, &tape, now, trust_domain, limits.max_selectors, out);
+                let checked = claims::check(
+                    issuer,
+                    &tape,
+                    now,
+                    trust_domain,
+                    limits.max_selectors,
+                    text,
+                    out,
+                );
                 json.recycle(tape);
                 checked
             }
@@ -298,5 +389,47 @@ fn not_allowed_for_issuer(issuer: &Issuer, alg: Alg) -> Rejection {
                 .collect::<Vec<_>>()
                 .join(", ")
         ),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn remembered_headers_read_as_parsed_ones() {
+        let mut memo = HeaderMemos::default();
+        let (mut buf, mut json) = (Vec::new(), JsonBuffers::default());
+        let mut read = |encoded: &str| {
+            memo.read(encoded, &mut buf, &mut json)
+                .map(|(alg, kid)| (alg, kid.map(str::to_owned)))
+                .map_err(|err| err.code())
+        };
+        let es256_k1 = "eyJhbGciOiJFUzI1NiIsImtpZCI6ImsxIn0"; // {"alg":"ES256","kid":"k1"}
+        let eddsa = "eyJhbGciOiJFZERTQSJ9"; // {"alg":"EdDSA"}
+        let dup_kid = "eyJhbGciOiJFUzI1NiIsImtpZCI6ImsxIiwia2lkIjoiazIifQ";
+        let es256_k2 = "eyJhbGciOiJFUzI1NiIsImtpZCI6ImsyIn0";
+        let k1 = Ok((Alg::ES256, Some("k1".to_owned())));
+        assert_eq!(read(es256_k1), k1);
+        assert_eq!(read(es256_k1), k1, "from memory");
+        assert_eq!(read(eddsa), Ok((Alg::EdDSA, None)));
+        assert_eq!(read(es256_k2), Ok((Alg::ES256, Some("k2".to_owned()))));
+        assert_eq!(read(dup_kid), Err("malformed_token"));
+        assert_eq!(
+            read(dup_kid),
+            Err("malformed_token"),
+            "failures are not remembered"
+        );
+        assert_eq!(read(es256_k1), k1);
+        assert_eq!(read("e30"), Err("bad_header"), "{{}} has no alg");
+        // More headers than entries: each still reads as itself.
+        for _ in 0..3 {
+            for (encoded, want) in [(es256_k1, k1.clone()), (eddsa, Ok((Alg::EdDSA, None)))] {
+                assert_eq!(read(encoded), want);
+            }
+            assert_eq!(read(dup_kid), Err("malformed_token"));
+            assert_eq!(read(es256_k2), Ok((Alg::ES256, Some("k2".to_owned()))));
+            assert_eq!(read("e30"), Err("bad_header"));
+        }
     }
 }
