@@ -35,8 +35,21 @@ pub enum RecordId<'a> {
 }
 
 fn write_str(buf: &mut Vec<u8>, s: &str) {
-    // Writing JSON into a Vec cannot fail.
-    let _ = serde_json::to_writer(&mut *buf, s);
+    let bytes = s.as_bytes();
+    // Most strings (ids, SPIFFE IDs, selectors) need no escaping; a branch-free scan (which the
+    // compiler vectorizes) finds out, and they are copied as they are.
+    let needs_escape = bytes.iter().fold(false, |acc, &b| {
+        acc | (b < 0x20) | (b == b'"') | (b == b'\\')
+    });
+    if needs_escape {
+        // Writing JSON into a Vec cannot fail.
+        let _ = serde_json::to_writer(&mut *buf, s);
+    } else {
+        buf.reserve(bytes.len() + 2);
+        buf.push(b'"');
+        buf.extend_from_slice(bytes);
+        buf.push(b'"');
+    }
 }
 
 fn write_u64(buf: &mut Vec<u8>, n: u64) {
@@ -160,6 +173,15 @@ impl Write for Output {
 mod tests {
     use super::*;
     use serde_json::Value;
+
+    proptest::proptest! {
+        #[test]
+        fn strings_are_written_as_serde_json_writes_them(s in "\\PC*|[\\x00-\\x7f]{0,80}") {
+            let mut buf = Vec::new();
+            write_str(&mut buf, &s);
+            proptest::prop_assert_eq!(buf, serde_json::to_vec(&s).unwrap());
+        }
+    }
 
     #[test]
     fn lines_parse_back_with_escapes_intact() {
