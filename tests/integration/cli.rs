@@ -316,4 +316,54 @@ fn bad_usage_exits_2() {
     assert_eq!(out.status.code(), Some(2));
     let out = output(verify_fleet(&data("jwt"), &["--resume"]));
     assert_eq!(out.status.code(), Some(2), "--resume needs --output FILE");
+    for shard in ["2/2", "0/0", "1", "a/b"] {
+        let out = output(verify_fleet(&data("jwt"), &["--shard", shard]));
+        assert_eq!(out.status.code(), Some(2), "--shard {shard}");
+    }
+    let out = output(verify_fleet(
+        &data("jwt"),
+        &[
+            "--replay-state",
+            "state.jsonl",
+            "--replay-store",
+            "redis://127.0.0.1:1/0",
+        ],
+    ));
+    assert_eq!(out.status.code(), Some(2), "Redis is the state");
+}
+
+/// `--shard K/N` with the in-memory store: each process writes exactly its lines, numbered as
+/// in the whole file, each as the whole run would have judged it unless its single-use key was
+/// consumed by an earlier line of another shard (single use then holds within the shard only).
+#[test]
+fn shards_take_their_lines_and_keep_whole_file_numbers() {
+    let (all, _) = verify_fixture("2");
+    let mut seen = Vec::new();
+    for k in 0..3 {
+        let shard = format!("{k}/3");
+        let out = output(verify_fleet(
+            &data("jwt"),
+            &["--now", NOW, "--no-progress", "--shard", &shard],
+        ));
+        assert!(out.status.success());
+        for result in json_lines(&out.stdout) {
+            let line = result["line"].as_u64().unwrap();
+            assert_eq!((line - 1) % 3, k, "{result}");
+            let whole = all.iter().find(|r| r["line"] == line).unwrap();
+            if whole["error"]["code"] == "replayed" {
+                // Its first copy may be in another shard: then this one attests here.
+                let replayed = result["error"]["code"] == "replayed";
+                assert!(replayed || result["status"] == "attested", "{result}");
+            } else {
+                assert_eq!(&result, whole);
+            }
+            seen.push(line);
+        }
+    }
+    seen.sort_unstable();
+    let all_lines: Vec<u64> = all.iter().map(|r| r["line"].as_u64().unwrap()).collect();
+    assert_eq!(
+        seen, all_lines,
+        "the shards together cover every record once"
+    );
 }
