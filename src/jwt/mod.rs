@@ -257,7 +257,7 @@ impl JwtVerifier {
         let (alg, kid) = headers.read(compact.header, header, json)?;
 
         // Key selection. With a kid the payload stays untouched until the signature verifies.
-        match kid {
+        let (issuer, tape) = match kid {
             Some(kid) => {
                 let &(i, k) = self.by_kid.get(kid).ok_or_else(|| Rejection::UnknownKey {
                     reason: format!("kid {:?} is not in any configured JWK Set", clip(kid)),
@@ -272,17 +272,7 @@ impl JwtVerifier {
                     .map_err(|err| Rejection::InvalidClaims {
                         reason: format!("the payload is not JSON: {err}"),
                     })?;
-                let checked = claims::check(
-                    issuer,
-                    &tape,
-                    now,
-                    trust_domain,
-                    limits.max_selectors,
-                    text,
-                    out,
-                );
-                json.recycle(tape);
-                checked
+                (issuer, tape)
             }
             None => {
                 jws::decode_b64url(compact.payload, "payload", payload)?;
@@ -323,19 +313,20 @@ impl JwtVerifier {
                     }
                 };
                 verify_signature(issuer, key, alg, &compact, signature)?;
-                let checked = claims::check(
-                    issuer,
-                    &tape,
-                    now,
-                    trust_domain,
-                    limits.max_selectors,
-                    text,
-                    out,
-                );
-                json.recycle(tape);
-                checked
+                (issuer, tape)
             }
-        }
+        };
+        let checked = claims::check(
+            issuer,
+            &tape,
+            now,
+            trust_domain,
+            limits.max_selectors,
+            text,
+            out,
+        );
+        json.recycle(tape);
+        checked
     }
 }
 
