@@ -215,13 +215,7 @@ impl RedisStore {
             key.push_str(&crate::hex::lower(&digest_key(claim.key)));
             let value = format!("{} {} {}", self.run_id, self.shard, claim.line);
             let set = pipe.cmd("SET").arg(&key).arg(value).arg("NX").arg("GET");
-            if claim.expires_at != NEVER {
-                // Live while `expires_at >= now`, as in memory: through second expires_at − now.
-                let ttl = claim
-                    .expires_at
-                    .saturating_sub(now)
-                    .saturating_add(1)
-                    .max(1);
+            if let Some(ttl) = ttl(claim.expires_at, now) {
                 set.arg("EX").arg(ttl);
             }
         }
@@ -252,6 +246,18 @@ impl RedisStore {
             Outcome::Consumed(ConsumedBy::AnotherRun { line, shard })
         }
     }
+}
+
+/// Longest expiry given to Redis: beyond it (a century) an entry simply does not expire. Redis
+/// refuses expiries that overflow its millisecond clock, and one refused `SET` would fail the
+/// whole pipeline, so a token with an absurd `exp` must not reach it as such.
+const MAX_TTL: i64 = 100 * 365 * 86_400;
+
+/// Seconds an entry stays live: while `expires_at >= now`, as in memory, so through second
+/// `expires_at − now`; `None` for entries that never expire.
+fn ttl(expires_at: i64, now: i64) -> Option<i64> {
+    let ttl = expires_at.saturating_sub(now).saturating_add(1).max(1);
+    (expires_at != NEVER && ttl <= MAX_TTL).then_some(ttl)
 }
 
 fn parse_value(held: &[u8]) -> Option<(&str, Shard, u64)> {
@@ -308,6 +314,17 @@ mod tests {
         ] {
             assert_eq!(parse_value(bad), None);
         }
+    }
+
+    #[test]
+    fn expiries_are_what_memory_keeps_and_never_overflow() {
+        assert_eq!(ttl(1_000, 900), Some(101));
+        assert_eq!(ttl(900, 900), Some(1), "live through its last second");
+        assert_eq!(ttl(800, 900), Some(1), "never zero or negative");
+        assert_eq!(ttl(NEVER, 900), None);
+        assert_eq!(ttl(i64::MAX - 1, 0), None, "a token with an absurd exp");
+        assert_eq!(ttl(900 + MAX_TTL, 900), None);
+        assert_eq!(ttl(900 + MAX_TTL - 1, 900), Some(MAX_TTL));
     }
 
     #[test]
