@@ -102,72 +102,50 @@ pub struct JwtScratch {
 /// The last few protected headers that parsed, by their base64url text. Tokens of one key share
 /// their header byte for byte, so most records skip its decoding and parsing; what is read is a
 /// pure function of the text, so results are the same either way. A few entries, replaced in
-/// turn, cover a fleet whose issuers rotate between keys.
+/// turn, cover a fleet whose issuers rotate between keys. Headers that fail are not remembered.
 #[derive(Default)]
 struct HeaderMemos {
-    entries: [HeaderMemo; 4],
+    entries: [Option<HeaderMemo>; 4],
     next: usize,
 }
 
-impl HeaderMemos {
-    fn read(
-        &mut self,
-        encoded: &str,
-        buf: &mut Vec<u8>,
-        json: &mut JsonBuffers,
-    ) -> Result<(Alg, Option<&str>), Rejection> {
-        let at = match self.entries.iter().position(|e| e.encoded == encoded) {
-            Some(at) => at,
-            None => {
-                let at = self.next % self.entries.len();
-                self.next = at + 1;
-                at
-            }
-        };
-        match self.entries.get_mut(at) {
-            Some(entry) => entry.read(encoded, buf, json),
-            None => Err(Rejection::BadHeader {
-                reason: "internal: no header memo".into(),
-            }),
-        }
-    }
-}
-
-/// One remembered header.
-#[derive(Default)]
 struct HeaderMemo {
-    /// The encoded header; empty when nothing is remembered (a JWS header is never empty).
     encoded: String,
-    alg: Option<Alg>,
+    alg: Alg,
     kid: Option<String>,
 }
 
-impl HeaderMemo {
-    /// The header's `alg` and `kid`, from memory or parsed (and then remembered).
+impl HeaderMemos {
+    /// The header's `alg` and `kid`, from memory or decoded and parsed (then remembered).
     fn read(
         &mut self,
         encoded: &str,
         buf: &mut Vec<u8>,
         json: &mut JsonBuffers,
     ) -> Result<(Alg, Option<&str>), Rejection> {
-        if self.encoded != encoded || self.encoded.is_empty() {
-            self.encoded.clear();
-            jws::decode_b64url(encoded, "header", buf)?;
-            let parsed = jws::parse_header(buf, json)?;
-            self.alg = Some(parsed.alg);
-            match (parsed.kid, &mut self.kid) {
-                (Some(kid), Some(kept)) => {
-                    kept.clear();
-                    kept.push_str(kid);
+        let known = |e: &Option<HeaderMemo>| e.as_ref().is_some_and(|m| m.encoded == encoded);
+        let at = match self.entries.iter().position(known) {
+            Some(at) => at,
+            None => {
+                jws::decode_b64url(encoded, "header", buf)?;
+                let parsed = jws::parse_header(buf, json)?;
+                let at = self.next % self.entries.len();
+                self.next = at + 1;
+                if let Some(slot) = self.entries.get_mut(at) {
+                    *slot = Some(HeaderMemo {
+                        encoded: encoded.to_owned(),
+                        alg: parsed.alg,
+                        kid: parsed.kid.map(str::to_owned),
+                    });
                 }
-                (kid, kept) => *kept = kid.map(str::to_owned),
+                at
             }
-            self.encoded.push_str(encoded);
-        }
-        match self.alg {
-            Some(alg) => Ok((alg, self.kid.as_deref())),
-            None => Err(Rejection::BadHeader {
-                reason: "alg is missing".into(),
+        };
+        match self.entries.get(at) {
+            Some(Some(memo)) => Ok((memo.alg, memo.kid.as_deref())),
+            // Not reached: `at` was found or just filled.
+            _ => Err(Rejection::BadHeader {
+                reason: "the header could not be read".into(),
             }),
         }
     }
