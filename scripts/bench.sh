@@ -28,6 +28,10 @@ if command -v redis-server >/dev/null; then
     "$bin" bench --alg ES256 --threads 2 --replay-store redis://127.0.0.1:6390/9 | tail -2 \
       | tee -a "$out/redis.txt"
   done
+  for alg in RS256 HS256; do
+    "$bin" bench --alg "$alg" --threads 2 --replay-store redis://127.0.0.1:6390/9 | tail -2 \
+      | tee -a "$out/redis.txt"
+  done
   redis-cli -p 6390 shutdown nosave || true
   rm -rf "$redis_dir"
 else
