@@ -234,7 +234,7 @@ pub fn measure(args: &BenchArgs) -> Result<BenchResult, Failure> {
         let redis = |round: usize| -> Result<SingleUse, Failure> {
             let url = args.replay_store.as_deref().unwrap_or_default();
             let namespace = format!("fleet-attest-bench:{}:{round}", std::process::id());
-            RedisStore::connect(url, namespace, Shard::ALL, false)
+            RedisStore::connect(url, None, namespace, Shard::ALL, false)
                 .map(|store| SingleUse::Redis(Box::new(store)))
                 .map_err(Failure::fatal)
         };

@@ -66,6 +66,9 @@ struct VerifyArgs {
         conflicts_with = "replay_state"
     )]
     replay_store: Option<String>,
+    /// PEM root certificate(s) to verify a `rediss://` Redis with (default: the system's roots).
+    #[arg(long, value_name = "FILE", requires = "replay_store")]
+    replay_store_ca: Option<PathBuf>,
     /// Take only the records whose 0-based line index modulo N is K.
     #[arg(long, value_name = "K/N")]
     shard: Option<Shard>,
@@ -155,10 +158,22 @@ fn verify(args: VerifyArgs) -> Result<(), Failure> {
         .map_err(|err| Failure::fatal(format!("{}: {err}", args.input.display())))?;
     let shard = args.shard.unwrap_or(Shard::ALL);
     let resuming = args.resume && args.output.exists();
+    let ca_pem = match (&args.replay_store_ca, &args.replay_store) {
+        (Some(_), Some(url)) if !url.starts_with("rediss://") => {
+            return Err(Failure::usage(
+                "--replay-store-ca needs a rediss:// (TLS) --replay-store URL",
+            ))
+        }
+        (Some(path), _) => Some(
+            fs::read(path).map_err(|err| Failure::fatal(format!("{}: {err}", path.display())))?,
+        ),
+        (None, _) => None,
+    };
     let mut store = match (&args.replay_store, &args.replay_state) {
         (Some(url), _) => SingleUse::Redis(
             RedisStore::connect(
                 url,
+                ca_pem,
                 format!("fleet-attest:{}", verifier.trust_domain()),
                 shard,
                 resuming,

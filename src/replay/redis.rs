@@ -13,6 +13,9 @@
 //! - Expiry: an entry lives `expires_at − now + 1` seconds of the server's clock, the time it
 //!   would stay live in memory at `--now`; join tokens never expire.
 //!
+//! `rediss://` URLs connect over TLS; without it, anyone on the path between the engine and
+//! Redis could answer "not consumed yet" and make a replay attest.
+//!
 //! A failed round trip is retried once on a new connection (a restarted server, a dropped idle
 //! connection); a retried `SET` that had already gone through finds this run's own value for the
 //! same line and counts as fresh. If the retry fails too, the store is lost for the rest of the
@@ -57,14 +60,32 @@ impl RedisStore {
     /// `SET … NX GET` (Redis 7.0 or later, or Valkey). `resuming` is true when this run continues
     /// an interrupted run's output: a key held under this shard and the claiming record's own
     /// line is then that run's work, not a replay.
+    ///
+    /// `rediss://` connects over TLS (rustls on aws-lc), verifying the server against `ca_pem`
+    /// (PEM roots) when given, else against the system's roots.
     pub fn connect(
         url: &str,
+        ca_pem: Option<Vec<u8>>,
         namespace: String,
         shard: Shard,
         resuming: bool,
     ) -> Result<RedisStore, String> {
         let address = redact(url);
-        let client = Client::open(url).map_err(|err| format!("{address}: {err}"))?;
+        if url.starts_with("rediss://") {
+            // rustls needs a process-wide crypto provider; an error only says one is installed.
+            let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
+        }
+        let client = match ca_pem {
+            Some(root_cert) => Client::build_with_tls(
+                url,
+                redis::TlsCertificates {
+                    client_tls: None,
+                    root_cert: Some(root_cert),
+                },
+            ),
+            None => Client::open(url),
+        }
+        .map_err(|err| format!("{address}: {err}"))?;
         let mut store = RedisStore {
             address,
             client,

@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
-use crate::support::{gen, json_lines, output, verify_fleet};
+use crate::support::{data, gen, json_lines, output, verify_fleet};
 
 const NOW: &str = "1795910400";
 
@@ -21,26 +21,57 @@ struct OwnRedis {
     child: Option<Child>,
     port: u16,
     dir: tempfile::TempDir,
+    /// TLS only (tests/data/redis-tls), no plain port.
+    tls: bool,
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("a free port")
+        .port()
 }
 
 impl OwnRedis {
     fn spawn() -> OwnRedis {
-        let port = TcpListener::bind("127.0.0.1:0")
-            .and_then(|l| l.local_addr())
-            .expect("a free port")
-            .port();
+        OwnRedis::spawn_with(false)
+    }
+
+    fn spawn_with(tls: bool) -> OwnRedis {
         let mut server = OwnRedis {
             child: None,
-            port,
+            port: free_port(),
             dir: tempfile::tempdir().unwrap(),
+            tls,
         };
         server.start();
         server
     }
 
     fn start(&mut self) {
-        let child = Command::new("redis-server")
-            .args(["--bind", "127.0.0.1", "--port", &self.port.to_string()])
+        let port = self.port.to_string();
+        let mut cmd = Command::new("redis-server");
+        cmd.args(["--bind", "127.0.0.1"]);
+        if self.tls {
+            let tls = data("redis-tls");
+            cmd.args([
+                "--port",
+                "0",
+                "--tls-port",
+                &port,
+                "--tls-auth-clients",
+                "no",
+            ])
+            .arg("--tls-cert-file")
+            .arg(tls.join("server.pem"))
+            .arg("--tls-key-file")
+            .arg(tls.join("server.key"))
+            .arg("--tls-ca-cert-file")
+            .arg(tls.join("ca.pem"));
+        } else {
+            cmd.args(["--port", &port]);
+        }
+        let child = cmd
             .arg("--dir")
             .arg(self.dir.path())
             .args([
@@ -56,7 +87,18 @@ impl OwnRedis {
             .spawn()
             .expect("redis-server (Debian's redis-server package; .ci/run installs it)");
         self.child = Some(child);
-        wait_until_up(&self.url(0));
+        if self.tls {
+            let started = Instant::now();
+            while std::net::TcpStream::connect(("127.0.0.1", self.port)).is_err() {
+                assert!(
+                    started.elapsed() < Duration::from_secs(10),
+                    "TLS redis not up"
+                );
+                std::thread::sleep(Duration::from_millis(20));
+            }
+        } else {
+            wait_until_up(&self.url(0));
+        }
     }
 
     /// SIGKILL: a crash, not a shutdown.
@@ -68,7 +110,8 @@ impl OwnRedis {
     }
 
     fn url(&self, db: u8) -> String {
-        format!("redis://127.0.0.1:{}/{db}", self.port)
+        let scheme = if self.tls { "rediss" } else { "redis" };
+        format!("{scheme}://127.0.0.1:{}/{db}", self.port)
     }
 }
 
@@ -289,11 +332,64 @@ fn one_process_on_redis_writes_what_the_in_memory_store_writes() {
 }
 
 #[test]
+fn tls_verifies_the_server_against_the_given_root_and_refuses_others() {
+    let server = OwnRedis::spawn_with(true);
+    let url = server.url(0);
+    let dir = tempfile::tempdir().unwrap();
+    let input = fleet(dir.path(), 300, 2);
+    let tls = data("redis-tls");
+    let run = |extra: &[&str]| {
+        let mut args = vec!["--now", NOW, "--no-progress"];
+        args.extend_from_slice(extra);
+        output(crate::support::verify_cmd(
+            &dir.path().join("fleet.toml"),
+            &input,
+            &args,
+        ))
+    };
+    let memory = run(&[]);
+    let ca = tls.join("ca.pem");
+    let over_tls = run(&[
+        "--replay-store",
+        &url,
+        "--replay-store-ca",
+        ca.to_str().unwrap(),
+    ]);
+    assert!(
+        over_tls.status.success(),
+        "{}",
+        String::from_utf8_lossy(&over_tls.stderr)
+    );
+    assert_eq!(over_tls.stdout, memory.stdout);
+
+    let other = tls.join("other-ca.pem");
+    for refused in [
+        run(&[
+            "--replay-store",
+            &url,
+            "--replay-store-ca",
+            other.to_str().unwrap(),
+        ]),
+        run(&["--replay-store", &url]), // the system's roots do not know the test CA
+    ] {
+        assert_eq!(refused.status.code(), Some(1));
+        let stderr = String::from_utf8_lossy(&refused.stderr);
+        assert!(stderr.starts_with(&format!("error: {url}: ")), "{stderr}");
+        assert!(refused.stdout.is_empty());
+    }
+    let plain = format!("redis://127.0.0.1:{}/0", server.port);
+    let mixed = run(&[
+        "--replay-store",
+        &plain,
+        "--replay-store-ca",
+        ca.to_str().unwrap(),
+    ]);
+    assert_eq!(mixed.status.code(), Some(2), "a CA for a plain-text URL");
+}
+
+#[test]
 fn redis_unreachable_at_start_is_fatal_naming_the_address() {
-    let port = TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .unwrap()
-        .port(); // the listener is gone: nothing listens there
+    let port = free_port(); // the listener is gone: nothing listens there
     let dir = tempfile::tempdir().unwrap();
     let input = fleet(dir.path(), 10, 1);
     let url = format!("redis://127.0.0.1:{port}/0");
