@@ -8,7 +8,8 @@
 //!
 //! Workers judge records independently and serialize each result line as if its single-use key
 //! were fresh. The writer reorders chunks by index and walks records in input order, consulting
-//! the replay store: the first attesting record of a key wins and every later one has its line
+//! the replay store once for all the chunks next in order that have arrived (one Redis round
+//! trip for the batch): the first attesting record of a key wins and every later one has its line
 //! replaced by a `replay/replayed` rejection (the line prefix is reused as is). Deciding replays
 //! in one place, in input order, is what makes output byte-identical at any thread count; a map
 //! insert per record costs far less than one signature verify.
@@ -168,22 +169,37 @@ pub fn run(
                 let mut waiting: HashMap<u64, ChunkResult> = HashMap::new();
                 let mut next = 0u64;
                 let mut released = 0u64;
-                for result in result_rx {
+                let mut batch: Vec<ChunkResult> = Vec::new();
+                while let Ok(result) = result_rx.recv() {
                     waiting.insert(result.index, result);
-                    while let Some(chunk) = waiting.remove(&next) {
+                    // Everything that has arrived meanwhile joins in, so that the chunks next in
+                    // order go to the store together: one round trip for all of them when
+                    // single use lives in Redis (a slow store gets larger batches, not stalls).
+                    while let Ok(result) = result_rx.try_recv() {
+                        waiting.insert(result.index, result);
+                    }
+                    while let Some(chunk) = waiting.remove(&(next + batch.len() as u64)) {
+                        batch.push(chunk);
+                    }
+                    if batch.is_empty() {
+                        continue;
+                    }
+                    writer.write_chunks(&batch).map_err(RunError::Output)?;
+                    for chunk in batch.drain(..) {
                         progress.inc(chunk.input_bytes as u64);
-                        writer.write_chunk(&chunk).map_err(RunError::Output)?;
                         let end = chunk.offset + chunk.input_bytes as u64;
                         released = input.release(released, end);
                         next += 1;
                         let _ = slot_rx.recv();
                     }
-                    let secs = started.elapsed().as_secs_f64().max(1e-3);
-                    let records = writer.stats.records;
-                    progress.set_message(format!(
-                        "{records} records, {:.0} records/s",
-                        records as f64 / secs
-                    ));
+                    if !progress.is_hidden() {
+                        let secs = started.elapsed().as_secs_f64().max(1e-3);
+                        let records = writer.stats.records;
+                        progress.set_message(format!(
+                            "{records} records, {:.0} records/s",
+                            records as f64 / secs
+                        ));
+                    }
                 }
                 writer.output.flush().map_err(RunError::Output)?;
                 Ok::<RunStats, RunError>(writer.stats)
@@ -231,27 +247,44 @@ struct OrderedWriter<'a, W: Write> {
 }
 
 impl<W: Write> OrderedWriter<'_, W> {
-    /// Writes a chunk's lines in order, replacing the lines of replayed records. Unchanged lines
-    /// go out in contiguous runs of the chunk buffer.
-    fn write_chunk(&mut self, chunk: &ChunkResult) -> io::Result<()> {
-        // One call to the store per chunk: for Redis, one pipelined round trip.
-        let claims: Vec<Claim<'_>> = chunk
-            .records
+    /// Writes chunks (consecutive, in order) line by line, replacing the lines of records whose
+    /// single-use key was taken. Unchanged lines go out in contiguous runs of each chunk buffer.
+    fn write_chunks(&mut self, chunks: &[ChunkResult]) -> io::Result<()> {
+        // One call to the store for the whole batch: for Redis, one pipelined round trip.
+        let claims: Vec<Claim<'_>> = chunks
             .iter()
-            .filter_map(|record| match record.verdict {
-                Verdict::Attested(Some(expires_at)) => Some(Claim {
-                    key: &chunk.keys[record.key.clone()],
-                    expires_at,
-                    line: record.line,
-                }),
-                _ => None,
+            .flat_map(|chunk| {
+                chunk
+                    .records
+                    .iter()
+                    .filter_map(move |record| match record.verdict {
+                        Verdict::Attested(Some(expires_at)) => Some(Claim {
+                            key: &chunk.keys[record.key.clone()],
+                            expires_at,
+                            line: record.line,
+                        }),
+                        _ => None,
+                    })
             })
             .collect();
         self.outcomes.clear();
         self.store.check(&claims, self.now, &mut self.outcomes);
-        let mut outcomes = std::mem::take(&mut self.outcomes);
-        let result = self.write_records(chunk, &outcomes);
-        outcomes.clear();
+        let outcomes = std::mem::take(&mut self.outcomes);
+        let mut rest = outcomes.as_slice();
+        let mut result = Ok(());
+        for chunk in chunks {
+            let claimed = chunk
+                .records
+                .iter()
+                .filter(|r| matches!(r.verdict, Verdict::Attested(Some(_))))
+                .count();
+            let (mine, after) = rest.split_at(claimed.min(rest.len()));
+            rest = after;
+            result = self.write_records(chunk, mine);
+            if result.is_err() {
+                break;
+            }
+        }
         self.outcomes = outcomes;
         result
     }

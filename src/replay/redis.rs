@@ -1,8 +1,8 @@
 //! Single-use state in Redis (or Valkey), shared by every engine process pointed at it.
 //!
 //! Each claim is one `SET key value NX GET [EX ttl]`: atomic set-if-absent that also returns the
-//! value already there. A chunk's claims go out as one pipeline, one round trip, from the ordered
-//! writer; Redis runs a connection's commands in order, so within a process the first record in
+//! value already there. The claims of a batch of chunks go out as one pipeline, one round trip,
+//! from the ordered writer; Redis runs a connection's commands in order, so within a process the first record in
 //! input order still wins, and across processes the first `SET` to reach the server wins.
 //!
 //! - Key: `<namespace>:<kind>:<32 hex digits>`, the namespace `fleet-attest:<trust domain>` and
