@@ -15,7 +15,8 @@
 //! insert per record costs far less than one signature verify.
 //!
 //! Memory is bounded: the reader may run at most `IN_FLIGHT_PER_THREAD × threads` chunks ahead
-//! of the writer (it takes a slot per chunk; the writer returns one per chunk written).
+//! of the writer (`IN_FLIGHT_PER_THREAD_REMOTE` with Redis; it takes a slot per chunk, the
+//! writer returns one per chunk written).
 
 use std::cell::RefCell;
 use std::collections::{BTreeMap, HashMap};
@@ -35,6 +36,9 @@ use crate::verifier::{Scratch, Verdict, Verifier};
 
 /// Chunks allowed in flight per worker thread.
 const IN_FLIGHT_PER_THREAD: usize = 4;
+/// The same with single use in Redis: while the writer waits for a round trip, the workers need
+/// room to go on (a chunk in flight is ~256 input lines and their results, a few hundred KiB).
+const IN_FLIGHT_PER_THREAD_REMOTE: usize = 16;
 
 /// How a run is carried out.
 #[derive(Clone, Debug)]
@@ -144,7 +148,11 @@ pub fn run(
         .build()
         .map_err(|err| RunError::Input(io::Error::other(err)))?;
     let progress = progress_bar(options.progress, input.len());
-    let in_flight = threads * IN_FLIGHT_PER_THREAD;
+    let per_thread = match store {
+        SingleUse::Memory(_) => IN_FLIGHT_PER_THREAD,
+        SingleUse::Redis(_) => IN_FLIGHT_PER_THREAD_REMOTE,
+    };
+    let in_flight = threads * per_thread;
     let (result_tx, result_rx) = bounded::<ChunkResult>(in_flight);
     let (slot_tx, slot_rx) = bounded::<()>(in_flight);
     let max_record_bytes = verifier.limits().max_record_bytes;
