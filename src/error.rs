@@ -13,7 +13,7 @@ use crate::time::fmt_numeric_date;
 /// Longest piece of untrusted input quoted back in a message, in characters.
 const MAX_QUOTED_CHARS: usize = 80;
 
-/// Returns `s` shortened to [`MAX_QUOTED_CHARS`] characters, with `…` when cut.
+/// Returns `s` shortened to `MAX_QUOTED_CHARS` (80) characters, with `…` when cut.
 pub fn clip(s: &str) -> String {
     match s.char_indices().nth(MAX_QUOTED_CHARS) {
         None => s.to_owned(),

@@ -15,7 +15,7 @@
 //! | verdict | [`verifier`], [`error`] | judging one record; the rejection codes |
 //! | pipeline | [`pipeline`] | workers and the ordered writer |
 //! | sink | [`sink`] | the result line format and the output |
-//! | cli, gen, bench | [`cli`], [`gen`], [`bench`] | the commands |
+//! | cli, gen, bench | [`cli`], [`gen`], [`bench`](mod@bench) | the commands |
 //!
 //! Support: [`json`] (borrowed views over simd-json tapes), [`time`] (RFC 3339), [`hex`].
 #![deny(missing_docs)]
