@@ -1,6 +1,6 @@
 //! Single use in Redis across processes (`--replay-store`, `--shard`), against a real
-//! `redis-server`: the one `.ci/run` starts (`FLEET_ATTEST_TEST_REDIS`, one database per test),
-//! or one of the test's own (always for the test that kills it).
+//! `redis-server`: the one `scripts/test.sh` starts (`FLEET_ATTEST_TEST_REDIS`, one database per
+//! test), or one of the test's own (always for the tests that kill it or speak TLS).
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fs;
@@ -85,7 +85,7 @@ impl OwnRedis {
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
-            .expect("redis-server (Debian's redis-server package; .ci/run installs it)");
+            .expect("redis-server (Debian's redis-server package; scripts/test.sh installs it)");
         self.child = Some(child);
         if self.tls {
             let started = Instant::now();
@@ -138,8 +138,8 @@ fn wait_until_up(url: &str) {
     }
 }
 
-/// A Redis database for one test, emptied: database `db` of the server `.ci/run` started, or of
-/// a server of the test's own (returned, to keep it alive).
+/// A Redis database for one test, emptied: database `db` of the server `scripts/test.sh`
+/// started, or of a server of the test's own (returned, to keep it alive).
 fn test_database(db: u8) -> (Option<OwnRedis>, String) {
     let (own, url) = match std::env::var("FLEET_ATTEST_TEST_REDIS") {
         Ok(base) if !base.is_empty() => (None, format!("{}/{db}", base.trim_end_matches('/'))),
