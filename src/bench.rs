@@ -268,7 +268,7 @@ pub fn measure(args: &BenchArgs) -> Result<BenchResult, Failure> {
             address: crate::replay::redis::redact(url),
             redis_per_sec: median(&redis_rounds),
             ratio: median(&ratios(&redis_rounds, &engine_rounds)),
-            redis_rounds: redis_rounds.clone(),
+            redis_rounds,
         });
         Ok(BenchResult {
             alg: alg.map_or("x509pop", |a| a.name()).to_owned(),

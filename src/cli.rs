@@ -259,9 +259,11 @@ fn verify(args: VerifyArgs) -> Result<(), Failure> {
 /// kept. Only a regular file can be continued (a device such as /dev/full reads forever).
 fn keep_complete_lines(path: &Path) -> io::Result<u64> {
     // Inside a JSON string every `"` is escaped, so this can only match the error object.
-    const UNAVAILABLE: &[u8] = br#""error":{"stage":"replay","code":"store_unavailable""#;
+    let unavailable =
+        memchr::memmem::Finder::new(br#""error":{"stage":"replay","code":"store_unavailable""#);
     let mut file = OpenOptions::new().read(true).write(true).open(path)?;
-    if !file.metadata()?.is_file() {
+    let metadata = file.metadata()?;
+    if !metadata.is_file() {
         return Err(io::Error::other(
             "not a regular file; --resume continues files only",
         ));
@@ -269,25 +271,19 @@ fn keep_complete_lines(path: &Path) -> io::Result<u64> {
     let mut reader = io::BufReader::with_capacity(1 << 20, &file);
     let mut line = Vec::new();
     let mut lines = 0u64;
-    let mut offset = 0u64;
     let mut keep_end = 0u64;
     loop {
         line.clear();
         let n = reader.read_until(b'\n', &mut line)?;
-        if n == 0 || line.last() != Some(&b'\n') {
-            offset += n as u64;
-            break;
-        }
-        if memchr::memmem::find(&line, UNAVAILABLE).is_some() {
-            offset = u64::MAX; // truncate here
+        let complete = n > 0 && line.last() == Some(&b'\n');
+        if !complete || unavailable.find(&line).is_some() {
             break;
         }
         lines += 1;
-        offset += n as u64;
-        keep_end = offset;
+        keep_end += n as u64;
     }
     drop(reader);
-    if keep_end != offset {
+    if keep_end != metadata.len() {
         file.set_len(keep_end)?;
         file.sync_all()?;
     }

@@ -249,7 +249,7 @@ pub enum Rejection {
         /// What the key is, for the message.
         what: String,
         /// Who consumed it.
-        by: crate::replay::ConsumedBy,
+        by: ConsumedBy,
     },
     /// The single-use check could not complete (the shared store was lost): never attested.
     StoreUnavailable {

@@ -278,28 +278,21 @@ impl<W: Write> OrderedWriter<'_, W> {
         self.outcomes.clear();
         self.store.check(&claims, self.now, &mut self.outcomes);
         let outcomes = std::mem::take(&mut self.outcomes);
-        let mut rest = outcomes.as_slice();
-        let mut result = Ok(());
-        for chunk in chunks {
-            let claimed = chunk
-                .records
-                .iter()
-                .filter(|r| matches!(r.verdict, Verdict::Attested(Some(_))))
-                .count();
-            let (mine, after) = rest.split_at(claimed.min(rest.len()));
-            rest = after;
-            result = self.write_records(chunk, mine);
-            if result.is_err() {
-                break;
-            }
-        }
+        // Outcomes are in claim order, so the chunks take theirs from one iterator in turn.
+        let mut next_outcome = outcomes.iter();
+        let result = chunks
+            .iter()
+            .try_for_each(|chunk| self.write_records(chunk, &mut next_outcome));
         self.outcomes = outcomes;
         result
     }
 
-    /// Writes a chunk's lines in order given the store's outcomes for its claims.
-    fn write_records(&mut self, chunk: &ChunkResult, outcomes: &[Outcome]) -> io::Result<()> {
-        let mut outcomes = outcomes.iter();
+    /// Writes a chunk's lines in order, taking the store's outcome of each claim from `outcomes`.
+    fn write_records(
+        &mut self,
+        chunk: &ChunkResult,
+        outcomes: &mut std::slice::Iter<'_, Outcome>,
+    ) -> io::Result<()> {
         let mut run_start: Option<usize> = None;
         for record in &chunk.records {
             self.stats.records += 1;
