@@ -18,6 +18,12 @@ use memmap2::Mmap;
 pub const CHUNK_LINES: usize = 256;
 /// Bytes per chunk, whichever bound comes first.
 pub const CHUNK_BYTES: usize = 1 << 20;
+/// Near the end of a file a chunk takes at most `1 / (TAIL_SHARE × workers)` of the bytes left,
+/// so chunks shrink as the input runs out and the workers finish together: otherwise one worker
+/// idles, on average, for half a chunk's verifications at the end of every file.
+const TAIL_SHARE: usize = 4;
+/// The smallest such share, in bytes: a few records.
+const MIN_TAIL_CHUNK_BYTES: usize = 4 << 10;
 
 /// A piece of the input holding whole lines.
 pub struct Chunk<'a> {
@@ -102,16 +108,18 @@ impl Input {
     }
 
     /// Calls `each` with every chunk in order until it returns `false`.
-    /// `max_record_bytes` bounds what is kept of one line read from stdin.
+    /// `max_record_bytes` bounds what is kept of one line read from stdin; `workers` (the threads
+    /// the chunks are shared among) sets how chunks shrink near the end of a file.
     pub fn chunks<'a>(
         &'a self,
         max_record_bytes: usize,
+        workers: usize,
         mut each: impl FnMut(Chunk<'a>) -> bool,
     ) -> io::Result<()> {
         match self {
             Input::File(None) => Ok(()),
             Input::File(Some(map)) => {
-                split_mapped(map, &mut each);
+                split_mapped(map, workers, &mut each);
                 Ok(())
             }
             Input::Stdin => split_stream(io::stdin().lock(), max_record_bytes, &mut each),
@@ -119,14 +127,17 @@ impl Input {
     }
 }
 
-fn split_mapped<'a>(data: &'a [u8], each: &mut impl FnMut(Chunk<'a>) -> bool) {
+fn split_mapped<'a>(data: &'a [u8], workers: usize, each: &mut impl FnMut(Chunk<'a>) -> bool) {
+    let tail_share = TAIL_SHARE.saturating_mul(workers.max(1));
     let mut start = 0;
     let mut index = 0;
     let mut first_line = 1;
     while start < data.len() {
+        let left = data.len() - start;
+        let max_bytes = CHUNK_BYTES.min((left / tail_share).max(MIN_TAIL_CHUNK_BYTES));
         let mut end = start;
         let mut lines = 0;
-        while end < data.len() && lines < CHUNK_LINES && end - start < CHUNK_BYTES {
+        while end < data.len() && lines < CHUNK_LINES && end - start < max_bytes {
             end = match memchr::memchr(b'\n', &data[end..]) {
                 Some(at) => end + at + 1,
                 None => data.len(),
@@ -252,7 +263,7 @@ mod tests {
 
     fn collect_mapped(input: &[u8]) -> Vec<(u64, Vec<u8>)> {
         let mut out = Vec::new();
-        split_mapped(input, &mut |chunk: Chunk<'_>| {
+        split_mapped(input, 2, &mut |chunk: Chunk<'_>| {
             for (n, line) in lines(&chunk) {
                 out.push((n, line.to_vec()));
             }
@@ -278,6 +289,35 @@ mod tests {
         assert_eq!(mapped.len(), 5000);
         assert_eq!(mapped[4999], (5000, b"l4999".to_vec()));
         assert_eq!(collect_stream(&input, 100), mapped);
+    }
+
+    #[test]
+    fn chunks_shrink_near_the_end_of_a_file() {
+        let input: Vec<u8> = (0..20_000)
+            .flat_map(|i| format!("{i:0>100}\n").into_bytes())
+            .collect();
+        for workers in [1, 2, 8] {
+            let mut sizes = Vec::new();
+            let mut numbers = Vec::new();
+            split_mapped(&input, workers, &mut |chunk: Chunk<'_>| {
+                sizes.push(chunk.data.len());
+                numbers.extend(lines(&chunk).map(|(n, _)| n));
+                true
+            });
+            assert_eq!(
+                numbers,
+                (1..=20_000).collect::<Vec<u64>>(),
+                "{workers} workers"
+            );
+            assert_eq!(
+                sizes[0],
+                CHUNK_LINES * 101,
+                "full chunks while far from the end"
+            );
+            let last = sizes.len() - 1;
+            assert!(sizes[last - 1] <= MIN_TAIL_CHUNK_BYTES + 101, "{sizes:?}");
+            assert!(sizes.windows(2).all(|w| w[1] <= w[0]), "{sizes:?}");
+        }
     }
 
     #[test]

@@ -34,6 +34,8 @@ use crate::shard::Shard;
 use crate::sink;
 use crate::verifier::{Scratch, Verdict, Verifier};
 
+/// Records a worker stages before checking their signatures in a row (see [`Verifier::stage`]).
+const BATCH_RECORDS: usize = 16;
 /// Chunks allowed in flight per worker thread.
 const IN_FLIGHT_PER_THREAD: usize = 4;
 /// The same with single use in Redis: while the writer waits for a round trip, the workers need
@@ -106,20 +108,38 @@ fn judge_chunk(verifier: &Verifier, chunk: &Chunk<'_>, options: &RunOptions) -> 
         let mut buf = Vec::with_capacity(chunk.data.len() + chunk.data.len() / 2);
         let mut records = Vec::new();
         let mut keys = String::new();
-        for (line, text) in lines(chunk).filter(|(line, _)| options.shard.takes(*line)) {
-            let start = buf.len();
-            let judged = verifier.judge(line, text, options.now, scratch, &mut buf);
-            let key_start = keys.len();
-            if let Verdict::Attested(Some(_)) = judged.verdict {
-                keys.push_str(&scratch.replay_key);
+        let mut batch = Vec::with_capacity(BATCH_RECORDS);
+        let mut signatures = Vec::new();
+        let mut taken = lines(chunk).filter(|(line, _)| options.shard.takes(*line));
+        loop {
+            signatures.clear();
+            batch.extend(
+                taken
+                    .by_ref()
+                    .take(BATCH_RECORDS)
+                    .map(|(line, text)| (line, verifier.stage(text, scratch, &mut signatures))),
+            );
+            if batch.is_empty() {
+                break;
             }
-            records.push(RecordMeta {
-                line,
-                span: start..buf.len(),
-                prefix_end: judged.prefix_end,
-                verdict: judged.verdict,
-                key: key_start..keys.len(),
-            });
+            for (_, staged) in &mut batch {
+                verifier.check_signature(staged, &signatures);
+            }
+            for (line, staged) in batch.drain(..) {
+                let start = buf.len();
+                let judged = verifier.finish(line, staged, options.now, scratch, &mut buf);
+                let key_start = keys.len();
+                if let Verdict::Attested(Some(_)) = judged.verdict {
+                    keys.push_str(&scratch.replay_key);
+                }
+                records.push(RecordMeta {
+                    line,
+                    span: start..buf.len(),
+                    prefix_end: judged.prefix_end,
+                    verdict: judged.verdict,
+                    key: key_start..keys.len(),
+                });
+            }
         }
         ChunkResult {
             index: chunk.index,
@@ -214,7 +234,7 @@ pub fn run(
             });
 
         let read_result = pool.in_place_scope(|workers| {
-            let result = input.chunks(max_record_bytes, |chunk| {
+            let result = input.chunks(max_record_bytes, threads, |chunk| {
                 if slot_tx.send(()).is_err() {
                     return false; // the writer stopped: stop reading
                 }

@@ -57,16 +57,30 @@ pub fn split(token: &str) -> Result<Compact<'_>, Rejection> {
 /// base64-simd decodes (strict unless asked to be forgiving: unused bits must be zero); on
 /// failure the `base64` crate, equally strict, is asked again only to say what is wrong.
 pub fn decode_b64url(part: &str, what: &str, out: &mut Vec<u8>) -> Result<(), Rejection> {
-    use base64_simd::{AsOut as _, URL_SAFE_NO_PAD};
     out.clear();
-    out.resize(URL_SAFE_NO_PAD.estimated_decoded_length(part.len()), 0);
-    match URL_SAFE_NO_PAD.decode(part.as_bytes(), out.as_mut_slice().as_out()) {
-        Ok(decoded) => {
-            let len = decoded.len();
-            out.truncate(len);
+    append_b64url(part, what, out)
+}
+
+/// [`decode_b64url`], appending to `out` (left as it was on failure).
+pub fn append_b64url(part: &str, what: &str, out: &mut Vec<u8>) -> Result<(), Rejection> {
+    use base64_simd::{AsOut as _, URL_SAFE_NO_PAD};
+    let start = out.len();
+    out.resize(
+        start + URL_SAFE_NO_PAD.estimated_decoded_length(part.len()),
+        0,
+    );
+    let decoded = out.get_mut(start..).map(|free| {
+        URL_SAFE_NO_PAD
+            .decode(part.as_bytes(), free.as_out())
+            .map(|d| d.len())
+    });
+    match decoded {
+        Some(Ok(len)) => {
+            out.truncate(start + len);
             Ok(())
         }
-        Err(_) => {
+        _ => {
+            out.truncate(start);
             let why = match base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(part) {
                 Err(err) => err.to_string(),
                 Ok(_) => "invalid".to_owned(),

@@ -217,12 +217,7 @@ impl JwtVerifier {
         scratch: &mut JwtScratch,
         out: JwtOutput<'_>,
     ) -> Result<Option<i64>, Rejection> {
-        if token.len() > limits.max_token_bytes {
-            return Err(Rejection::TokenTooLarge {
-                len: token.len(),
-                max: limits.max_token_bytes,
-            });
-        }
+        check_size(token, limits)?;
         let compact = jws::split(token)?;
         let JwtScratch {
             header,
@@ -237,20 +232,17 @@ impl JwtVerifier {
         // Key selection. With a kid the payload stays untouched until the signature verifies.
         let (issuer, tape) = match kid {
             Some(kid) => {
-                let &(i, k) = self.by_kid.get(kid).ok_or_else(|| Rejection::UnknownKey {
-                    reason: format!("kid {:?} is not in any configured JWK Set", clip(kid)),
-                })?;
+                let (i, k) = self.key_for_kid(kid, alg)?;
                 let issuer = &self.issuers[i];
                 let key = &issuer.keys[k];
-                check_alg(issuer, key, alg)?;
-                verify_signature(issuer, key, alg, &compact, signature)?;
-                jws::decode_b64url(compact.payload, "payload", payload)?;
-                let tape = json
-                    .parse(payload)
-                    .map_err(|err| Rejection::InvalidClaims {
-                        reason: format!("the payload is not JSON: {err}"),
-                    })?;
-                (issuer, tape)
+                jws::decode_b64url(compact.signature, "signature", signature)?;
+                if !key.verify(compact.signing_input, signature) {
+                    return Err(bad_signature(issuer, key, alg));
+                }
+                (
+                    issuer,
+                    parse_verified_payload(compact.payload, payload, json)?,
+                )
             }
             None => {
                 jws::decode_b64url(compact.payload, "payload", payload)?;
@@ -290,7 +282,10 @@ impl JwtVerifier {
                         })
                     }
                 };
-                verify_signature(issuer, key, alg, &compact, signature)?;
+                jws::decode_b64url(compact.signature, "signature", signature)?;
+                if !key.verify(compact.signing_input, signature) {
+                    return Err(bad_signature(issuer, key, alg));
+                }
                 (issuer, tape)
             }
         };
@@ -306,26 +301,137 @@ impl JwtVerifier {
         json.recycle(tape);
         checked
     }
+
+    /// The first half of [`JwtVerifier::verify`] for a token with a `kid`: the checks before
+    /// the signature (size, structure, header, key, algorithm), and its signature decoded onto
+    /// the end of `signatures`. A batch stages several tokens, checks their signatures one after
+    /// another ([`JwtVerifier::check_signature`]), then finishes each
+    /// ([`JwtVerifier::finish_staged`]): the same checks in the same order as `verify`, with
+    /// the signature math kept together. `None` when a check fails or the token has no `kid`:
+    /// `verify` then judges the token whole, and says why.
+    pub fn stage(
+        &self,
+        token: &str,
+        limits: JwtLimits,
+        scratch: &mut JwtScratch,
+        signatures: &mut Vec<u8>,
+    ) -> Option<StagedJwt> {
+        check_size(token, limits).ok()?;
+        let compact = jws::split(token).ok()?;
+        let (alg, kid) = scratch
+            .headers
+            .read(compact.header, &mut scratch.header, &mut scratch.json)
+            .ok()?;
+        let (issuer, key) = self.key_for_kid(kid?, alg).ok()?;
+        let start = signatures.len();
+        jws::append_b64url(compact.signature, "signature", signatures).ok()?;
+        Some(StagedJwt {
+            issuer,
+            key,
+            alg,
+            signed_len: compact.signing_input.len(),
+            signature: start..signatures.len(),
+        })
+    }
+
+    /// Checks the signature of a token staged by [`JwtVerifier::stage`] (the same `token` and
+    /// `signatures`).
+    pub fn check_signature(&self, staged: &StagedJwt, token: &str, signatures: &[u8]) -> bool {
+        let (Some(signing_input), Some(signature)) = (
+            token.as_bytes().get(..staged.signed_len),
+            signatures.get(staged.signature.clone()),
+        ) else {
+            return false;
+        };
+        self.issuers[staged.issuer].keys[staged.key].verify(signing_input, signature)
+    }
+
+    /// The second half of [`JwtVerifier::verify`] for a staged token whose signature check gave
+    /// `signature_ok`: the claims, then selectors and the agent path.
+    #[allow(clippy::too_many_arguments)]
+    pub fn finish_staged(
+        &self,
+        staged: &StagedJwt,
+        signature_ok: bool,
+        token: &str,
+        now: i64,
+        trust_domain: &str,
+        limits: JwtLimits,
+        scratch: &mut JwtScratch,
+        out: JwtOutput<'_>,
+    ) -> Result<Option<i64>, Rejection> {
+        let issuer = &self.issuers[staged.issuer];
+        if !signature_ok {
+            return Err(bad_signature(issuer, &issuer.keys[staged.key], staged.alg));
+        }
+        let compact = jws::split(token)?;
+        let tape =
+            parse_verified_payload(compact.payload, &mut scratch.payload, &mut scratch.json)?;
+        let checked = claims::check(
+            issuer,
+            &tape,
+            now,
+            trust_domain,
+            limits.max_selectors,
+            &mut scratch.text,
+            out,
+        );
+        scratch.json.recycle(tape);
+        checked
+    }
+
+    /// The issuer and key a `kid` names, for a token signed with `alg`.
+    fn key_for_kid(&self, kid: &str, alg: Alg) -> Result<(usize, usize), Rejection> {
+        let &(i, k) = self.by_kid.get(kid).ok_or_else(|| Rejection::UnknownKey {
+            reason: format!("kid {:?} is not in any configured JWK Set", clip(kid)),
+        })?;
+        check_alg(&self.issuers[i], &self.issuers[i].keys[k], alg)?;
+        Ok((i, k))
+    }
 }
 
-fn verify_signature(
-    issuer: &Issuer,
-    key: &VerifyKey,
+/// A token between [`JwtVerifier::stage`] and [`JwtVerifier::finish_staged`].
+#[derive(Clone, Debug)]
+pub struct StagedJwt {
+    issuer: usize,
+    key: usize,
     alg: Alg,
-    compact: &jws::Compact<'_>,
-    signature: &mut Vec<u8>,
-) -> Result<(), Rejection> {
-    jws::decode_b64url(compact.signature, "signature", signature)?;
-    if key.verify(compact.signing_input, signature) {
-        return Ok(());
+    /// Length of `header.payload`, the bytes the signature covers.
+    signed_len: usize,
+    /// Where the decoded signature is in the batch's signature buffer.
+    signature: std::ops::Range<usize>,
+}
+
+fn check_size(token: &str, limits: JwtLimits) -> Result<(), Rejection> {
+    if token.len() > limits.max_token_bytes {
+        return Err(Rejection::TokenTooLarge {
+            len: token.len(),
+            max: limits.max_token_bytes,
+        });
     }
-    Err(Rejection::BadSignature {
+    Ok(())
+}
+
+/// Decodes and parses the payload of a token whose signature verified.
+fn parse_verified_payload<'p>(
+    encoded: &str,
+    payload: &'p mut Vec<u8>,
+    json: &mut JsonBuffers,
+) -> Result<simd_json::Tape<'p>, Rejection> {
+    jws::decode_b64url(encoded, "payload", payload)?;
+    json.parse(payload).map_err(|err| Rejection::InvalidClaims {
+        reason: format!("the payload is not JSON: {err}"),
+    })
+}
+
+fn bad_signature(issuer: &Issuer, key: &VerifyKey, alg: Alg) -> Rejection {
+    Rejection::BadSignature {
         alg: alg.name(),
         key: match key.kid() {
             Some(kid) => format!("key {kid:?} of issuer {:?}", issuer.name),
             None => format!("the {alg} key of issuer {:?}", issuer.name),
         },
-    })
+    }
 }
 
 fn check_alg(issuer: &Issuer, key: &VerifyKey, alg: Alg) -> Result<(), Rejection> {

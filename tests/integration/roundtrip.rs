@@ -103,3 +103,55 @@ fn same_seed_same_files() {
         fs::read(c.path().join("evidence.jsonl")).unwrap()
     );
 }
+
+/// Workers judge records in batches (stage, check the signatures in a row, finish); every record
+/// must get the very line it gets when judged alone with fresh buffers, whatever its neighbours.
+#[test]
+fn batched_records_are_judged_as_they_are_alone() {
+    let dir = tempfile::tempdir().unwrap();
+    gen(
+        dir.path(),
+        &[
+            "--nodes",
+            "1500",
+            "--seed",
+            "11",
+            "--now",
+            "1795910400",
+            "--invalid-fraction",
+            "0.4",
+            "--x509pop-fraction",
+            "0.15",
+            "--join-token-fraction",
+            "0.1",
+            "--jwt-algs",
+            "ES256,RS256,EdDSA,HS256",
+        ],
+    );
+    let out = output(verify_fleet(dir.path(), &["--now", "1795910400"]));
+    assert!(out.status.success());
+    let verifier = fleet_attest::config::load(&dir.path().join("fleet.toml")).unwrap();
+    let evidence = fs::read(dir.path().join("evidence.jsonl")).unwrap();
+    let batched: Vec<&[u8]> = out.stdout.split_inclusive(|&b| b == b'\n').collect();
+    let mut compared = 0;
+    for (i, line) in evidence.split(|&b| b == b'\n').enumerate() {
+        if line.is_empty() {
+            continue;
+        }
+        let mut alone = Vec::new();
+        let mut scratch = fleet_attest::verifier::Scratch::default();
+        verifier.judge(i as u64 + 1, line, 1_795_910_400, &mut scratch, &mut alone);
+        let got = batched[compared];
+        compared += 1;
+        // Replays are decided after judging, by the ordered writer.
+        if !got.windows(10).any(|w| w == b"\"replayed\"") {
+            assert_eq!(
+                String::from_utf8_lossy(got),
+                String::from_utf8_lossy(&alone),
+                "line {}",
+                i + 1
+            );
+        }
+    }
+    assert_eq!(compared, batched.len());
+}
