@@ -22,6 +22,8 @@ pub const CHUNK_BYTES: usize = 1 << 20;
 /// so chunks shrink as the input runs out and the workers finish together: otherwise one worker
 /// idles, on average, for half a chunk's verifications at the end of every file.
 const TAIL_SHARE: usize = 4;
+/// Mapped input is released behind the writer in steps of at least this many bytes.
+const RELEASE_STRIDE: u64 = 8 << 20;
 /// The smallest such share, in bytes: a few records.
 const MIN_TAIL_CHUNK_BYTES: usize = 4 << 10;
 
@@ -81,15 +83,18 @@ impl Input {
     /// keeps them). Called by the ordered writer for input it has finished with, so resident
     /// memory does not grow with the input. Releases whole pages up to `to` rounded down and
     /// returns that offset: pass it back as the next `from`, so the page holding a chunk
-    /// boundary is released with the next chunk. A no-op for stdin.
+    /// boundary is released with the next chunk. Pages go in strides of at least
+    /// `RELEASE_STRIDE` (each call is a system call that interrupts the workers to flush their
+    /// TLBs), and all at the end of the input. A no-op for stdin.
     pub fn release(&self, from: u64, to: u64) -> u64 {
         let Input::File(Some(map)) = self else {
             return from;
         };
         const PAGE: u64 = 4096;
+        let len = map.len() as u64;
         let start = (from / PAGE) * PAGE;
-        let end = (to.min(map.len() as u64) / PAGE) * PAGE;
-        if end <= start {
+        let end = (to.min(len) / PAGE) * PAGE;
+        if end <= start || (end - start < RELEASE_STRIDE && to < len) {
             return from;
         }
         // SAFETY: the map is a read-only, file-backed shared mapping. MADV_DONTNEED only drops

@@ -325,11 +325,12 @@ impl JwtVerifier {
         let (issuer, key) = self.key_for_kid(kid?, alg).ok()?;
         let start = signatures.len();
         jws::append_b64url(compact.signature, "signature", signatures).ok()?;
+        let payload_start = compact.header.len() + 1;
         Some(StagedJwt {
             issuer,
             key,
             alg,
-            signed_len: compact.signing_input.len(),
+            payload: payload_start..payload_start + compact.payload.len(),
             signature: start..signatures.len(),
         })
     }
@@ -338,7 +339,7 @@ impl JwtVerifier {
     /// `signatures`).
     pub fn check_signature(&self, staged: &StagedJwt, token: &str, signatures: &[u8]) -> bool {
         let (Some(signing_input), Some(signature)) = (
-            token.as_bytes().get(..staged.signed_len),
+            token.as_bytes().get(..staged.payload.end),
             signatures.get(staged.signature.clone()),
         ) else {
             return false;
@@ -364,9 +365,8 @@ impl JwtVerifier {
         if !signature_ok {
             return Err(bad_signature(issuer, &issuer.keys[staged.key], staged.alg));
         }
-        let compact = jws::split(token)?;
-        let tape =
-            parse_verified_payload(compact.payload, &mut scratch.payload, &mut scratch.json)?;
+        let payload = token.get(staged.payload.clone()).unwrap_or_default();
+        let tape = parse_verified_payload(payload, &mut scratch.payload, &mut scratch.json)?;
         let checked = claims::check(
             issuer,
             &tape,
@@ -396,8 +396,9 @@ pub struct StagedJwt {
     issuer: usize,
     key: usize,
     alg: Alg,
-    /// Length of `header.payload`, the bytes the signature covers.
-    signed_len: usize,
+    /// Where the base64url payload is in the token; the signature covers the token up to its
+    /// end.
+    payload: std::ops::Range<usize>,
     /// Where the decoded signature is in the batch's signature buffer.
     signature: std::ops::Range<usize>,
 }
