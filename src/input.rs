@@ -23,7 +23,7 @@ pub const CHUNK_BYTES: usize = 1 << 20;
 /// idles, on average, for half a chunk's verifications at the end of every file.
 const TAIL_SHARE: usize = 4;
 /// Mapped input is released behind the writer in steps of at least this many bytes.
-const RELEASE_STRIDE: u64 = 8 << 20;
+const RELEASE_STRIDE: u64 = 2 << 20;
 /// The smallest such share, in bytes: a few records.
 const MIN_TAIL_CHUNK_BYTES: usize = 4 << 10;
 
