@@ -62,6 +62,18 @@ pub struct Scratch {
     signatures: Vec<u8>,
 }
 
+impl Scratch {
+    /// The JWT buffers, and the outputs a JWT verification fills.
+    fn for_jwt(&mut self) -> (&mut JwtScratch, JwtOutput<'_>) {
+        let out = JwtOutput {
+            selectors: &mut self.selectors,
+            agent_path: &mut self.agent_path,
+            replay_key: &mut self.replay_key,
+        };
+        (&mut self.jwt, out)
+    }
+}
+
 /// A record between the passes of a batch (see [`Verifier::stage`]).
 pub struct Staged<'a> {
     stage: Stage<'a>,
@@ -217,20 +229,19 @@ impl Verifier {
             other => other,
         });
         let attested = evidence.and_then(|evidence| match (evidence, &jwt) {
-            (Evidence::Jwt(token), Some(jwt)) => self.jwt.finish_staged(
-                jwt,
-                staged.signature_ok,
-                &token,
-                now,
-                &self.trust_domain,
-                self.jwt_limits(),
-                &mut scratch.jwt,
-                JwtOutput {
-                    selectors: &mut scratch.selectors,
-                    agent_path: &mut scratch.agent_path,
-                    replay_key: &mut scratch.replay_key,
-                },
-            ),
+            (Evidence::Jwt(token), Some(jwt)) => {
+                let (buffers, out) = scratch.for_jwt();
+                self.jwt.finish_staged(
+                    jwt,
+                    staged.signature_ok,
+                    &token,
+                    now,
+                    &self.trust_domain,
+                    self.jwt_limits(),
+                    buffers,
+                    out,
+                )
+            }
             (evidence, _) => self.attest(evidence, now, scratch),
         });
         let verdict = match attested {
@@ -273,18 +284,17 @@ impl Verifier {
         scratch: &mut Scratch,
     ) -> Result<Option<i64>, Rejection> {
         match evidence {
-            Evidence::Jwt(token) => self.jwt.verify(
-                &token,
-                now,
-                &self.trust_domain,
-                self.jwt_limits(),
-                &mut scratch.jwt,
-                JwtOutput {
-                    selectors: &mut scratch.selectors,
-                    agent_path: &mut scratch.agent_path,
-                    replay_key: &mut scratch.replay_key,
-                },
-            ),
+            Evidence::Jwt(token) => {
+                let (buffers, out) = scratch.for_jwt();
+                self.jwt.verify(
+                    &token,
+                    now,
+                    &self.trust_domain,
+                    self.jwt_limits(),
+                    buffers,
+                    out,
+                )
+            }
             Evidence::JoinToken(token) => {
                 let tokens = self
                     .join_tokens
