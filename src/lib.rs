@@ -12,8 +12,8 @@
 //! | replay | [`replay`], [`shard`] | consumed single-use keys: in memory with its state file, or in Redis; `--shard K/N` |
 //! | selectors/aliases | [`selectors`] | sorted selector sets, node alias index |
 //! | template | [`template`] | agent path templates (Go text/template subset) |
-//! | verdict | [`verifier`], [`error`] | judging one record; the rejection codes |
-//! | pipeline | [`pipeline`] | workers and the ordered writer |
+//! | verdict | [`verifier`], [`error`] | judging a record in three passes (stage, signature, finish) that workers run over batches; the rejection codes |
+//! | pipeline | [`pipeline`] | workers (batches of 16 records per pass) and the ordered writer |
 //! | sink | [`sink`] | the result line format and the output |
 //! | cli, gen, bench | [`cli`], [`gen`], [`bench`](mod@bench) | the commands |
 //!
