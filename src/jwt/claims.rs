@@ -54,7 +54,12 @@ fn missing(claim: &str) -> Rejection {
     }
 }
 
-/// The registered claims, found in one pass over the members.
+/// Rules whose claims are found in the same pass as the registered claims; later rules (rare)
+/// look theirs up.
+const RULES_FOUND_IN_PASS: usize = 8;
+
+/// The registered claims and the claims of the first rules, found in one pass over the members
+/// (names are distinct: duplicates are rejected before).
 #[derive(Default)]
 struct Registered<'t, 'i> {
     iss: Option<Json<'t, 'i>>,
@@ -64,12 +69,23 @@ struct Registered<'t, 'i> {
     nbf: Option<Json<'t, 'i>>,
     iat: Option<Json<'t, 'i>>,
     aud: Option<Json<'t, 'i>>,
+    /// The claim named by each of the first `RULES_FOUND_IN_PASS` rules.
+    ruled: [Option<Json<'t, 'i>>; RULES_FOUND_IN_PASS],
 }
 
 impl<'t, 'i> Registered<'t, 'i> {
-    fn find(claims: &Json<'t, 'i>) -> Registered<'t, 'i> {
+    fn find(claims: &Json<'t, 'i>, rules: &[(Box<str>, ClaimRule)]) -> Registered<'t, 'i> {
         let mut found = Registered::default();
+        let ruled_names = rules.iter().take(RULES_FOUND_IN_PASS).map(|(name, _)| name);
         for (name, value) in claims.members() {
+            for (slot, _) in found
+                .ruled
+                .iter_mut()
+                .zip(ruled_names.clone())
+                .filter(|(_, ruled)| ruled.as_ref() == name)
+            {
+                *slot = Some(value);
+            }
             let slot = match name {
                 "iss" => &mut found.iss,
                 "sub" => &mut found.sub,
@@ -83,6 +99,28 @@ impl<'t, 'i> Registered<'t, 'i> {
             *slot = Some(value);
         }
         found
+    }
+
+    /// The named claim, from the pass when it is a registered one.
+    fn get(&self, claims: &Json<'t, 'i>, name: &str) -> Option<Json<'t, 'i>> {
+        match name {
+            "iss" => self.iss,
+            "sub" => self.sub,
+            "jti" => self.jti,
+            "exp" => self.exp,
+            "nbf" => self.nbf,
+            "iat" => self.iat,
+            "aud" => self.aud,
+            _ => claims.get(name),
+        }
+    }
+
+    /// The claim rule `index` names.
+    fn ruled(&self, claims: &Json<'t, 'i>, index: usize, name: &str) -> Option<Json<'t, 'i>> {
+        match self.ruled.get(index) {
+            Some(found) => *found,
+            None => claims.get(name),
+        }
     }
 }
 
@@ -130,7 +168,7 @@ pub(super) fn check(
     }
 
     // Types first: a claim of the wrong type is never compared.
-    let registered = Registered::find(&claims);
+    let registered = Registered::find(&claims, &issuer.claim_rules);
     let iss = string_claim(registered.iss, "iss")?;
     let sub = string_claim(registered.sub, "sub")?;
     let jti = string_claim(registered.jti, "jti")?;
@@ -205,7 +243,7 @@ pub(super) fn check(
         });
     }
     for name in &issuer.required_claims {
-        if claims.get(name).is_none() {
+        if registered.get(&claims, name).is_none() {
             return Err(missing(name));
         }
     }
@@ -225,8 +263,8 @@ pub(super) fn check(
             Some((exp.floor() as i64).saturating_add(leeway))
         }
     };
-    for (name, rule) in &issuer.claim_rules {
-        check_rule(&claims, name, rule, text)?;
+    for (index, (name, rule)) in issuer.claim_rules.iter().enumerate() {
+        check_rule(registered.ruled(&claims, index, name), name, rule, text)?;
     }
 
     build_selectors(issuer, &claims, text, out.selectors)?;
@@ -250,8 +288,9 @@ pub(super) fn check(
     Ok(replay_expiry)
 }
 
+/// Checks `rule` on the value of claim `name` (`None` when the token lacks it).
 fn check_rule(
-    claims: &Json<'_, '_>,
+    value: Option<Json<'_, '_>>,
     name: &str,
     rule: &ClaimRule,
     text: &mut String,
@@ -260,9 +299,7 @@ fn check_rule(
         claim: name.into(),
         reason: format!("{}; found {found}", rule.describe()),
     };
-    let value = claims
-        .get(name)
-        .ok_or_else(|| failed("no such claim".into()))?;
+    let value = value.ok_or_else(|| failed("no such claim".into()))?;
     let mut check_one = |v: Json<'_, '_>| -> Result<(), Rejection> {
         // Strings as they are; other scalars rendered as selectors render them.
         let rendered = match v.as_str() {

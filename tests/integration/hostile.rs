@@ -279,3 +279,80 @@ fn mapped_file_keeps_memory_bounded() {
     assert!(peak > 0, "VmHWM was read");
     assert!(peak < BOUND_KIB, "peak RSS {peak} KiB over {BOUND_KIB} KiB");
 }
+
+/// Claim rules find their claims in the same pass as the registered claims for the first few
+/// rules and by lookup after that; either way the first failing rule in configuration order is
+/// the one reported, registered claims can carry rules, and required claims are found.
+#[test]
+fn many_claim_rules_are_checked_in_order() {
+    let mut toml = String::from(
+        "trust_domain = \"example.org\"\n[[jwt_issuer]]\nname = \"shared\"\n\
+         issuer = \"https://shared.example.org\"\njwks_path = \"keys/shared.jwks.json\"\n\
+         audiences = [\"spire-server\"]\nalgorithms = [\"HS256\"]\nsingle_use = false\n\
+         required_claims = [\"sub\", \"c0\"]\n[jwt_issuer.claim_rules]\n\
+         aud = { one_of = [\"spire-server\"] }\niss = { regex = \"^https://\" }\n\
+         sub = { regex = \"^node-\" }\n",
+    );
+    for i in 0..10 {
+        toml.push_str(&format!("c{i} = {{ one_of = [\"ok\"] }}\n"));
+    }
+    let verifier = crate::support::verifier(&toml, &data("jwt")).unwrap();
+    let judge = |edit: &dyn Fn(&mut serde_json::Map<String, Value>)| {
+        let mut claims = serde_json::json!({
+            "iss": "https://shared.example.org", "aud": ["spire-server"], "sub": "node-1",
+            "exp": NOW + 600,
+        });
+        let map = claims.as_object_mut().unwrap();
+        for i in 0..10 {
+            map.insert(format!("c{i}"), "ok".into());
+        }
+        edit(map);
+        let result = crate::support::judge(&verifier, &shared_token(&claims.to_string()), NOW);
+        let claim = result["error"]["message"]
+            .as_str()
+            .map(|m| m.split_whitespace().nth(1).unwrap_or("").to_owned());
+        (code(&result).to_owned(), claim)
+    };
+    assert_eq!(judge(&|_| {}), ("attested".to_owned(), None));
+    for (edit, want) in [
+        ("c6", "c6"), // the last rule found in the pass (aud is rule 0)
+        ("c7", "c7"), // the first found by lookup
+        ("c9", "c9"),
+    ] {
+        let got = judge(&|m| {
+            m.insert(edit.into(), "bad".into());
+        });
+        assert_eq!(got.0, "claim_rule_failed", "{edit}");
+        assert!(got.1.unwrap().contains(want), "{edit}");
+        let got = judge(&|m| {
+            m.remove(edit);
+        });
+        assert_eq!(got.0, "claim_rule_failed", "{edit} missing");
+    }
+    let got = judge(&|m| {
+        m.insert("c2".into(), "bad".into());
+        m.insert("c9".into(), "bad".into());
+    });
+    assert!(
+        got.1.unwrap().contains("c2"),
+        "the first failing rule is reported"
+    );
+    let got = judge(&|m| {
+        m.insert("sub".into(), "host-1".into());
+    });
+    assert!(
+        got.1.unwrap().contains("sub"),
+        "a rule on a registered claim"
+    );
+    let got = judge(&|m| {
+        m.insert("aud".into(), serde_json::json!(["spire-server", "other"]));
+    });
+    assert!(
+        got.1.unwrap().contains("aud"),
+        "every element of an array is checked"
+    );
+    let got = judge(&|m| {
+        m.remove("c0");
+    });
+    assert_eq!(got.0, "missing_claim", "required claims come before rules");
+}
