@@ -4,8 +4,6 @@
 //! building a tree. simd-json keeps the last of duplicate members silently, so
 //! [`first_duplicate_key`] scans every object on the tape once to refuse them (SPEC §5).
 
-use std::fmt::Write as _;
-
 use simd_json::{Node, StaticNode};
 
 /// Deepest object/array nesting accepted in claims; a bound for the recursive walks.
@@ -70,14 +68,10 @@ impl Number {
     /// round-trip form (a float with an integral value below 2^53 prints as an integer).
     pub fn render(self, out: &mut String) {
         match self {
-            Number::Int(v) => {
-                let _ = write!(out, "{v}");
-            }
-            Number::UInt(v) => {
-                let _ = write!(out, "{v}");
-            }
+            Number::Int(v) => out.push_str(itoa::Buffer::new().format(v)),
+            Number::UInt(v) => out.push_str(itoa::Buffer::new().format(v)),
             Number::Float(v) if v.fract() == 0.0 && v.abs() < 9_007_199_254_740_992.0 => {
-                let _ = write!(out, "{}", v as i64);
+                out.push_str(itoa::Buffer::new().format(v as i64))
             }
             Number::Float(v) => {
                 // serde_json formats floats with ryu: shortest round trip, exponent when long.

@@ -53,7 +53,7 @@ fn write_str(buf: &mut Vec<u8>, s: &str) {
 }
 
 fn write_u64(buf: &mut Vec<u8>, n: u64) {
-    let _ = write!(buf, "{n}");
+    buf.extend_from_slice(itoa::Buffer::new().format(n).as_bytes());
 }
 
 /// Writes `{"line":N,"id":…,"type":…,` and returns nothing; the prefix ends where this stops.
