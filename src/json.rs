@@ -268,6 +268,17 @@ pub fn first_duplicate_key<'i>(tape: &simd_json::Tape<'i>) -> Option<&'i str> {
         let object = Json {
             nodes: &nodes[at..],
         };
+        // Encoders that sort member names (most do) give strictly increasing names, which
+        // cannot repeat: one comparison per member instead of the search below.
+        let mut names = object.members().map(|(name, _)| name);
+        let mut previous = names.next();
+        if names.all(|name| {
+            let increasing = previous.is_some_and(|p| p < name);
+            previous = Some(name);
+            increasing
+        }) {
+            continue;
+        }
         if len <= PAIRWISE_MAX {
             // Names and a cheap fingerprint of each (length, first and last byte): full
             // comparisons only between names whose fingerprints match.
@@ -383,6 +394,30 @@ mod tests {
         with_tape(&format!("{{{}}}", big.join(",")), |t| {
             assert_eq!(first_duplicate_key(t), Some("m7"))
         });
+    }
+
+    proptest::proptest! {
+        /// Whatever the order of the names (sorted ones take the fast path), a duplicate is
+        /// found exactly when there is one, and the name reported is one that repeats.
+        #[test]
+        fn duplicates_found_exactly_when_present(
+            mut names in proptest::collection::vec("[ab]{0,2}", 0..40),
+            sort in proptest::bool::ANY,
+        ) {
+            if sort {
+                names.sort();
+            }
+            let text = format!(
+                "{{{}}}",
+                names.iter().map(|n| format!("\"{n}\":0")).collect::<Vec<_>>().join(",")
+            );
+            let repeated = |name: &str| names.iter().filter(|n| n.as_str() == name).count() > 1;
+            let any = names.iter().any(|n| repeated(n));
+            with_tape(&text, |t| match first_duplicate_key(t) {
+                Some(name) => assert!(repeated(name), "{text}: {name:?}"),
+                None => assert!(!any, "{text}"),
+            });
+        }
     }
 
     #[test]
