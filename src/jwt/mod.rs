@@ -235,10 +235,7 @@ impl JwtVerifier {
                 let (i, k) = self.key_for_kid(kid, alg)?;
                 let issuer = &self.issuers[i];
                 let key = &issuer.keys[k];
-                jws::decode_b64url(compact.signature, "signature", signature)?;
-                if !key.verify(compact.signing_input, signature) {
-                    return Err(bad_signature(issuer, key, alg));
-                }
+                verify_signature(issuer, key, alg, &compact, signature)?;
                 (
                     issuer,
                     parse_verified_payload(compact.payload, payload, json)?,
@@ -282,10 +279,7 @@ impl JwtVerifier {
                         })
                     }
                 };
-                jws::decode_b64url(compact.signature, "signature", signature)?;
-                if !key.verify(compact.signing_input, signature) {
-                    return Err(bad_signature(issuer, key, alg));
-                }
+                verify_signature(issuer, key, alg, &compact, signature)?;
                 (issuer, tape)
             }
         };
@@ -423,6 +417,21 @@ fn parse_verified_payload<'p>(
     json.parse(payload).map_err(|err| Rejection::InvalidClaims {
         reason: format!("the payload is not JSON: {err}"),
     })
+}
+
+/// Decodes the signature into `buf` and checks it over the signing input.
+fn verify_signature(
+    issuer: &Issuer,
+    key: &VerifyKey,
+    alg: Alg,
+    compact: &jws::Compact<'_>,
+    buf: &mut Vec<u8>,
+) -> Result<(), Rejection> {
+    jws::decode_b64url(compact.signature, "signature", buf)?;
+    if key.verify(compact.signing_input, buf) {
+        return Ok(());
+    }
+    Err(bad_signature(issuer, key, alg))
 }
 
 fn bad_signature(issuer: &Issuer, key: &VerifyKey, alg: Alg) -> Rejection {
