@@ -86,32 +86,32 @@ impl<'t, 'i> Registered<'t, 'i> {
             {
                 *slot = Some(value);
             }
-            let slot = match name {
-                "iss" => &mut found.iss,
-                "sub" => &mut found.sub,
-                "jti" => &mut found.jti,
-                "exp" => &mut found.exp,
-                "nbf" => &mut found.nbf,
-                "iat" => &mut found.iat,
-                "aud" => &mut found.aud,
-                _ => continue,
-            };
-            *slot = Some(value);
+            if let Some(slot) = found.slot(name) {
+                *slot = Some(value);
+            }
         }
         found
     }
 
+    /// Where a registered claim goes; `None` for other names.
+    fn slot(&mut self, name: &str) -> Option<&mut Option<Json<'t, 'i>>> {
+        Some(match name {
+            "iss" => &mut self.iss,
+            "sub" => &mut self.sub,
+            "jti" => &mut self.jti,
+            "exp" => &mut self.exp,
+            "nbf" => &mut self.nbf,
+            "iat" => &mut self.iat,
+            "aud" => &mut self.aud,
+            _ => return None,
+        })
+    }
+
     /// The named claim, from the pass when it is a registered one.
-    fn get(&self, claims: &Json<'t, 'i>, name: &str) -> Option<Json<'t, 'i>> {
-        match name {
-            "iss" => self.iss,
-            "sub" => self.sub,
-            "jti" => self.jti,
-            "exp" => self.exp,
-            "nbf" => self.nbf,
-            "iat" => self.iat,
-            "aud" => self.aud,
-            _ => claims.get(name),
+    fn get(&mut self, claims: &Json<'t, 'i>, name: &str) -> Option<Json<'t, 'i>> {
+        match self.slot(name) {
+            Some(found) => *found,
+            None => claims.get(name),
         }
     }
 
@@ -168,7 +168,7 @@ pub(super) fn check(
     }
 
     // Types first: a claim of the wrong type is never compared.
-    let registered = Registered::find(&claims, &issuer.claim_rules);
+    let mut registered = Registered::find(&claims, &issuer.claim_rules);
     let iss = string_claim(registered.iss, "iss")?;
     let sub = string_claim(registered.sub, "sub")?;
     let jti = string_claim(registered.jti, "jti")?;
