@@ -91,6 +91,14 @@ impl SingleUse {
         }
     }
 
+    /// Makes room for about `keys` more claims (see [`ReplayStore::reserve`]; a shared store
+    /// needs none).
+    pub fn reserve(&mut self, keys: usize) {
+        if let SingleUse::Memory(store) = self {
+            store.reserve(keys);
+        }
+    }
+
     /// Where the state lives, for messages.
     pub fn address(&self) -> &str {
         match self {
@@ -131,10 +139,15 @@ pub struct ReplayStore {
     entries: DashMap<KeyDigest, Entry, RandomState>,
 }
 
+/// Shards of the map (a power of two; dashmap's default on 2–4 cores).
+const SHARDS: usize = 16;
+/// [`ReplayStore::reserve`] never makes room for more keys than this up front (~128 MiB).
+const MAX_RESERVED_KEYS: usize = 4 << 20;
+
 impl Default for ReplayStore {
     fn default() -> ReplayStore {
         ReplayStore {
-            entries: DashMap::with_hasher(RandomState::default()),
+            entries: DashMap::with_hasher_and_shard_amount(RandomState::default(), SHARDS),
         }
     }
 }
@@ -200,6 +213,18 @@ impl ReplayStore {
         }
     }
 
+    /// Makes room for about `keys` more keys at once (at most [`MAX_RESERVED_KEYS`]). Grown
+    /// key by key, the table doubles again and again, each time rehashing every key into
+    /// freshly faulted memory while the old table is still held; a run that knows roughly how
+    /// many records it has asks once instead. Only a hint: if the room cannot be had, the table
+    /// grows as it would have.
+    pub fn reserve(&mut self, keys: usize) {
+        let keys = keys.min(MAX_RESERVED_KEYS);
+        // Keys spread unevenly over the shards: an eighth more than the even share.
+        let per_shard = keys.div_ceil(SHARDS) + keys.div_ceil(SHARDS * 8);
+        let _ = self.entries.try_reserve(per_shard);
+    }
+
     /// The number of entries.
     pub fn len(&self) -> usize {
         self.entries.len()
@@ -213,7 +238,7 @@ impl ReplayStore {
     /// Loads a state file, dropping entries that expired before `now`. A missing file is an
     /// empty store; a corrupt or truncated one is an error.
     pub fn load(path: &Path, now: i64) -> Result<ReplayStore, String> {
-        let store = ReplayStore::new();
+        let mut store = ReplayStore::new();
         let file = match File::open(path) {
             Ok(file) => file,
             Err(err) if err.kind() == std::io::ErrorKind::NotFound => return Ok(store),
@@ -242,6 +267,8 @@ impl ReplayStore {
                 ),
             ));
         }
+        // The header's count is only a hint until the lines bear it out (the reserve is capped).
+        store.reserve(usize::try_from(header.entries).unwrap_or(usize::MAX));
         let mut count = 0u64;
         for (n, line) in lines.enumerate() {
             let line = line.map_err(|err| corrupt(n + 2, err.to_string()))?;
@@ -354,6 +381,26 @@ mod tests {
         assert_eq!(store.try_consume("jwt:b:1", 100, 3, 50), Ok(()));
         // Past its expiry the key is free again (its token would fail exp anyway).
         assert_eq!(store.try_consume("jwt:a:1", 300, 4, 101), Ok(()));
+    }
+
+    #[test]
+    fn reserved_room_holds_the_keys_without_growing() {
+        let mut store = ReplayStore::new();
+        store.reserve(20_000);
+        let room = store.entries.capacity();
+        assert!(room >= 20_000, "{room}");
+        for i in 0..20_000 {
+            assert_eq!(
+                store.try_consume(&format!("jwt:a:{i}"), 100, i + 1, 50),
+                Ok(())
+            );
+        }
+        assert_eq!(store.entries.capacity(), room, "the table grew after all");
+        assert_eq!(store.len(), 20_000);
+        assert_eq!(
+            store.try_consume("jwt:a:7", 100, 99_999, 50),
+            Err(ConsumedBy::Line(8))
+        );
     }
 
     #[test]
