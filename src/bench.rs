@@ -187,6 +187,8 @@ pub fn measure(args: &BenchArgs) -> Result<BenchResult, Failure> {
     let threads = args.threads.unwrap_or_else(default_threads).max(1);
     let pool = rayon::ThreadPoolBuilder::new()
         .num_threads(threads)
+        // Named apart from the engine's workers (`fleet-attest-verify-N`) for profilers.
+        .thread_name(|i| format!("fleet-attest-ceiling-{i}"))
         .build()
         .map_err(|e| Failure::fatal(format!("thread pool: {e}")))?;
 
