@@ -307,16 +307,20 @@ struct OrderedWriter<'a, W: Write> {
 
 impl<W: Write> OrderedWriter<'_, W> {
     /// Sizes the single-use store for the whole input from its first chunks: as many keys as
-    /// records, at the records per byte seen so far (an upper bound: only attested records
-    /// take a key).
+    /// they claimed per byte (a claim is an attested record with a single-use key), over the
+    /// whole file. Nothing is reserved when they claimed none (single use off, say).
     fn size_store(&mut self, first: &[ChunkResult], input_bytes: Option<u64>) {
         let Some(total) = input_bytes else {
             return; // a stream: its length is unknown
         };
         let bytes: u64 = first.iter().map(|chunk| chunk.input_bytes as u64).sum();
-        let records: u64 = first.iter().map(|c| c.out.records.len() as u64).sum();
-        if bytes > 0 {
-            let estimate = u128::from(total) * u128::from(records) / u128::from(bytes);
+        let claims = first
+            .iter()
+            .flat_map(|chunk| &chunk.out.records)
+            .filter(|record| matches!(record.verdict, Verdict::Attested(Some(_))))
+            .count() as u64;
+        if bytes > 0 && claims > 0 {
+            let estimate = u128::from(total) * u128::from(claims) / u128::from(bytes);
             self.store
                 .reserve(usize::try_from(estimate).unwrap_or(usize::MAX));
         }
