@@ -3,7 +3,7 @@
 //! ```text
 //! reader (this thread) ──chunk──▶ workers (rayon) ──ChunkResult──▶ writer (one thread) ──▶ sink
 //!                    ▲                               bounded channel        │
-//!                    └────── a slot (the chunk's buffers) back per chunk written ──┘
+//!                    └──────────── slots (result buffers) back ─────────────┘
 //! ```
 //!
 //! Workers judge records independently and serialize each result line as if its single-use key
