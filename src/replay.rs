@@ -139,7 +139,8 @@ pub struct ReplayStore {
     entries: DashMap<KeyDigest, Entry, RandomState>,
 }
 
-/// Shards of the map (a power of two; dashmap's default on 2–4 cores).
+/// Shards of the map: a power of two, fixed so that `reserve` can share keys out evenly (what
+/// dashmap would pick by itself on 3 or 4 cores).
 const SHARDS: usize = 16;
 /// [`ReplayStore::reserve`] never makes room for more keys than this up front (~128 MiB).
 const MAX_RESERVED_KEYS: usize = 4 << 20;
