@@ -84,7 +84,9 @@ impl<'a> PlainRecord<'a> {
             }
         }
         cursor.skip_whitespace();
-        (cursor.at == line.len()).then_some(())?;
+        if cursor.at != line.len() {
+            return None; // trailing bytes
+        }
         Some(PlainRecord {
             id,
             kind: kind?,
