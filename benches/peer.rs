@@ -1,7 +1,7 @@
 //! The engine against a peer: jsonwebtoken 12 (aws-lc-rs backend) verifying the same tokens.
 //!
-//! Both sides get the same valid single-use tokens of one algorithm and a rayon pool of
-//! `FLEET_BENCH_THREADS` threads (default 2). The engine runs end to end (records from a mapped
+//! Both sides get the same valid single-use tokens of one algorithm and the same rayon pool of
+//! `FLEET_BENCH_THREADS` threads (default 2), built once. The engine runs end to end (records from a mapped
 //! file, results serialized to a discarding sink, replay decisions). The peer decodes and
 //! validates each token with a key built once from the same JWK, checking what it can of the
 //! engine's policy (alg, exp/nbf with 60 s leeway, iss, aud, required sub and jti); it does not
@@ -128,7 +128,8 @@ fn bench(c: &mut Criterion) {
                         progress: false,
                         shard: Shard::ALL,
                     };
-                    let stats = pipeline::run(
+                    let stats = pipeline::run_in(
+                        &pool,
                         &s.verifier,
                         &s.input,
                         &mut std::io::sink(),

@@ -1,7 +1,8 @@
 //! `fleet-attest bench`: the engine end to end against the crypto ceiling, in one process.
 //!
 //! Both sides get the same `--nodes` valid records of one algorithm (distinct `jti`s, so every
-//! record attests and consumes a replay entry) and the same rayon pool of `--threads` workers:
+//! record attests and consumes a replay entry) and run on the same rayon pool of `--threads`
+//! workers, built once (the engine's writer and reader threads come on top, as in `verify`):
 //! - **engine**: the full pipeline — the evidence file memory-mapped, records parsed, keys
 //!   looked up, signatures verified, claims checked, selectors, aliases and agent IDs built,
 //!   result lines serialized and written (to a discarding sink) by the ordered writer, replay
@@ -187,8 +188,7 @@ pub fn measure(args: &BenchArgs) -> Result<BenchResult, Failure> {
     let threads = args.threads.unwrap_or_else(default_threads).max(1);
     let pool = rayon::ThreadPoolBuilder::new()
         .num_threads(threads)
-        // Named apart from the engine's workers (`fleet-attest-verify-N`) for profilers.
-        .thread_name(|i| format!("fleet-attest-ceiling-{i}"))
+        .thread_name(|i| format!("fleet-attest-bench-{i}"))
         .build()
         .map_err(|e| Failure::fatal(format!("thread pool: {e}")))?;
 
@@ -231,7 +231,7 @@ pub fn measure(args: &BenchArgs) -> Result<BenchResult, Failure> {
     };
     let result = (|| {
         let engine =
-            |store: &mut SingleUse| engine_round(&verifier, &input, threads, args.nodes, store);
+            |store: &mut SingleUse| engine_round(&pool, &verifier, &input, args.nodes, store);
         let memory = || SingleUse::Memory(ReplayStore::new());
         let redis = |round: usize| -> Result<SingleUse, Failure> {
             let url = args.replay_store.as_deref().unwrap_or_default();
@@ -361,14 +361,14 @@ fn median(values: &[f64]) -> f64 {
 }
 
 fn engine_round(
+    pool: &rayon::ThreadPool,
     verifier: &Verifier,
     input: &Input,
-    threads: usize,
     nodes: u64,
     store: &mut SingleUse,
 ) -> Result<Duration, Failure> {
     let options = RunOptions {
-        threads,
+        threads: pool.current_num_threads(),
         now: NOW,
         skip_records: 0,
         progress: false,
@@ -376,7 +376,7 @@ fn engine_round(
     };
     let started = Instant::now();
     let mut sink = io::sink();
-    let stats = pipeline::run(verifier, input, &mut sink, store, &options)
+    let stats = pipeline::run_in(pool, verifier, input, &mut sink, store, &options)
         .map_err(|e| Failure::fatal(format!("bench run: {e:?}")))?;
     let elapsed = started.elapsed();
     sink.flush().ok();

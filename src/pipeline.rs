@@ -173,7 +173,8 @@ fn judge_chunk(
     })
 }
 
-/// Runs the pipeline over `input`, writing results to `output`.
+/// Runs the pipeline over `input`, writing results to `output`, on a pool of
+/// `options.threads` workers built for the run.
 pub fn run(
     verifier: &Verifier,
     input: &Input,
@@ -181,13 +182,27 @@ pub fn run(
     store: &mut SingleUse,
     options: &RunOptions,
 ) -> Result<RunStats, RunError> {
-    let started = Instant::now();
-    let threads = options.threads.max(1);
     let pool = rayon::ThreadPoolBuilder::new()
-        .num_threads(threads)
+        .num_threads(options.threads.max(1))
         .thread_name(|i| format!("fleet-attest-verify-{i}"))
         .build()
         .map_err(|err| RunError::Input(io::Error::other(err)))?;
+    run_in(&pool, verifier, input, output, store, options)
+}
+
+/// [`run`] on the workers of `pool` (their number, not `options.threads`, sizes the run). For
+/// callers that run many inputs: the threads, and the scratch buffers each keeps between runs,
+/// are made once.
+pub fn run_in(
+    pool: &rayon::ThreadPool,
+    verifier: &Verifier,
+    input: &Input,
+    output: &mut (dyn Write + Send),
+    store: &mut SingleUse,
+    options: &RunOptions,
+) -> Result<RunStats, RunError> {
+    let started = Instant::now();
+    let threads = pool.current_num_threads().max(1);
     let progress = progress_bar(options.progress, input.len());
     let per_thread = match store {
         SingleUse::Memory(_) => IN_FLIGHT_PER_THREAD,

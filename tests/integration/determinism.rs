@@ -59,3 +59,61 @@ fn same_bytes_at_one_and_two_threads_and_twice() {
         "stdin output differs from file output"
     );
 }
+
+/// Library callers may keep one worker pool for many runs (`pipeline::run_in`): the workers'
+/// scratch buffers then outlive a run and meet other configs; the bytes must not change.
+#[test]
+fn a_pool_kept_across_runs_and_configs_writes_what_a_fresh_one_writes() {
+    use fleet_attest::input::Input;
+    use fleet_attest::pipeline::{self, RunOptions};
+    use fleet_attest::replay::{ReplayStore, SingleUse};
+    use fleet_attest::shard::Shard;
+
+    let now = "1795910400";
+    let fleets: Vec<tempfile::TempDir> = [
+        ["--seed", "3", "--jwt-algs", "ES256,RS256"],
+        ["--seed", "4", "--jwt-algs", "EdDSA,HS256"],
+    ]
+    .iter()
+    .map(|args| {
+        let dir = tempfile::tempdir().unwrap();
+        let mut all = vec!["--nodes", "1200", "--now", now, "--invalid-fraction", "0.3"];
+        all.extend_from_slice(args);
+        gen(dir.path(), &all);
+        dir
+    })
+    .collect();
+    let options = RunOptions {
+        threads: 2,
+        now: now.parse().unwrap(),
+        skip_records: 0,
+        progress: false,
+        shard: Shard::ALL,
+    };
+    let judge = |dir: &Path, pool: Option<&rayon::ThreadPool>| -> Vec<u8> {
+        let verifier = fleet_attest::config::load(&dir.join("fleet.toml")).unwrap();
+        let input = Input::open(&dir.join("evidence.jsonl")).unwrap();
+        let mut store = SingleUse::Memory(ReplayStore::new());
+        let mut out = Vec::new();
+        match pool {
+            Some(pool) => pipeline::run_in(pool, &verifier, &input, &mut out, &mut store, &options),
+            None => pipeline::run(&verifier, &input, &mut out, &mut store, &options),
+        }
+        .unwrap();
+        out
+    };
+    let fresh: Vec<Vec<u8>> = fleets.iter().map(|dir| judge(dir.path(), None)).collect();
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(2)
+        .build()
+        .unwrap();
+    for turn in 0..4 {
+        let which = turn % 2;
+        let kept = judge(fleets[which].path(), Some(&pool));
+        assert!(kept.len() > 10_000);
+        assert!(
+            kept == fresh[which],
+            "fleet {which}, turn {turn}: a kept pool wrote other bytes"
+        );
+    }
+}
