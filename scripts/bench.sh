@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
 # Reproduces every figure of PERF.md on this machine. Writes raw output to target/perf/ and
-# prints it. Takes about 35 minutes on 2 cores. Run on an otherwise idle machine.
+# prints it. Takes about 65 minutes on 2 cores (the table alone ~45). Run on an otherwise idle
+# machine.
 #
 #   scripts/bench.sh [SECTION...]   sections: table redis scale peer (default: all)
-#   BENCH_RUNS=N                    runs of the engine/ceiling table (default 3; medians reported)
+#   BENCH_RUNS=N                    runs of the engine/ceiling table (default 5; medians reported)
+#   PEER_RUNS=N                     runs of the criterion peer comparison (default 3)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 cargo build --release --quiet
@@ -15,7 +17,7 @@ sections=${*:-table redis scale peer}
 want() { [[ " $sections " == *" $1 "* ]]; }
 
 if want table; then
-  runs=${BENCH_RUNS:-3}
+  runs=${BENCH_RUNS:-5}
   echo "== bench: engine vs ceiling, median of 7 paired rounds, 30000 records; $runs runs"
   : > "$out/bench.txt"
   for run in $(seq "$runs"); do
@@ -79,6 +81,20 @@ if want scale; then
 fi
 
 if want peer; then
-  echo "== criterion: engine vs jsonwebtoken 12 (aws_lc_rs), 2 threads"
-  cargo bench --bench peer 2>&1 | grep -E "^peer/|thrpt:" | tee "$out/peer.txt"
+  runs=${PEER_RUNS:-3}
+  echo "== criterion: engine vs jsonwebtoken 12 (aws_lc_rs), 2 threads; $runs runs"
+  : > "$out/peer.txt"
+  for run in $(seq "$runs"); do
+    # criterion runs the two sides one after the other: repeat, and compare run by run.
+    cargo bench --bench peer 2>&1 | grep -E "^peer/|thrpt:" | grep -v "%" | paste - - \
+      | awk -v run="$run" '{print "run=" run, $1, $5, $6}' | tee -a "$out/peer.txt"
+  done
+  echo "== speedup (fleet-attest / jsonwebtoken) per run, and the median run"
+  for alg in ES256 EdDSA RS256; do
+    for run in $(seq "$runs"); do
+      ours=$(awk -v r="run=$run" -v a="fleet-attest/$alg" '$1 == r && index($2, a) {print $3}' "$out/peer.txt")
+      theirs=$(awk -v r="run=$run" -v a="jsonwebtoken/$alg" '$1 == r && index($2, a) {print $3}' "$out/peer.txt")
+      awk -v a="$alg" -v r="$run" -v o="$ours" -v t="$theirs" 'BEGIN {printf "%.3f %s run=%d %s/%s\n", o / t, a, r, o, t}'
+    done | sort -g | awk '{l[NR] = $0} END {print l[int((NR + 1) / 2)]}'
+  done | tee "$out/peer-median.txt"
 fi

@@ -124,6 +124,14 @@ pub fn run(args: &BenchArgs) -> Result<(), Failure> {
             "ceiling rounds (verifies/s): {}",
             fmt_rounds(&result.ceiling_rounds)
         );
+        // Each round's pair, so that the spread behind the median is in plain view.
+        let ratios: Vec<String> = result
+            .engine_rounds
+            .iter()
+            .zip(&result.ceiling_rounds)
+            .map(|(engine, ceiling)| format!("{:.3}", engine / ceiling))
+            .collect();
+        println!("ratio rounds (engine/ceiling): {}", ratios.join(" "));
         if let Some(redis) = &result.redis {
             println!(
                 "engine with redis rounds (records/s): {}",

@@ -367,3 +367,97 @@ fn shards_take_their_lines_and_keep_whole_file_numbers() {
         "the shards together cover every record once"
     );
 }
+
+/// The median of `values` as `bench` takes it.
+fn median(values: &mut [f64]) -> f64 {
+    values.sort_by(f64::total_cmp);
+    let mid = values.len() / 2;
+    if values.len() % 2 == 1 {
+        values[mid]
+    } else {
+        (values[mid - 1] + values[mid]) / 2.0
+    }
+}
+
+/// SPEC §1: `bench` ends with `bench ALG threads=N engine=X/s ceiling=Y/s ratio=R`; the ratio is
+/// the median of the per-round ratios it prints above that line.
+#[test]
+fn bench_ends_with_the_engine_ceiling_and_ratio_line() {
+    for alg in ["ES256", "x509pop"] {
+        let out = run(&[
+            "bench",
+            "--alg",
+            alg,
+            "--nodes",
+            "40",
+            "--rounds",
+            "3",
+            "--threads",
+            "2",
+        ]);
+        let stdout = String::from_utf8(out.stdout).unwrap();
+        assert!(
+            out.status.success(),
+            "{alg}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let last = stdout.lines().last().unwrap();
+        let fields: Vec<&str> = last.split(' ').collect();
+        assert_eq!(fields.len(), 6, "{last}");
+        assert_eq!(&fields[..3], &["bench", alg, "threads=2"], "{last}");
+        let number = |field: &str, key: &str, unit: &str| -> f64 {
+            let value = field.strip_prefix(key).and_then(|v| v.strip_suffix(unit));
+            value
+                .unwrap_or_else(|| panic!("{field:?} in {last}"))
+                .parse()
+                .unwrap()
+        };
+        let engine = number(fields[3], "engine=", "/s");
+        let ceiling = number(fields[4], "ceiling=", "/s");
+        let ratio = number(fields[5], "ratio=", "");
+        assert!(engine > 0.0 && ceiling > 0.0 && ratio > 0.0, "{last}");
+        let mut rounds: Vec<f64> = stdout
+            .lines()
+            .find_map(|l| l.strip_prefix("ratio rounds (engine/ceiling): "))
+            .unwrap_or_else(|| panic!("no per-round ratios in {stdout}"))
+            .split(' ')
+            .map(|r| r.parse().unwrap())
+            .collect();
+        assert_eq!(rounds.len(), 3);
+        assert!((median(&mut rounds) - ratio).abs() < 0.0015, "{stdout}");
+    }
+}
+
+#[test]
+fn bench_json_holds_every_round_and_bad_algs_are_usage_errors() {
+    let out = run(&[
+        "bench", "--alg", "EdDSA", "--nodes", "30", "--rounds", "2", "--json",
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let result: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(result["alg"], "EdDSA");
+    assert_eq!(result["nodes"], 30);
+    let rounds = |key: &str| -> Vec<f64> {
+        let values = result[key].as_array().unwrap();
+        values.iter().map(|v| v.as_f64().unwrap()).collect()
+    };
+    let (engine, ceiling) = (rounds("engine_rounds"), rounds("ceiling_rounds"));
+    assert_eq!((engine.len(), ceiling.len()), (2, 2));
+    let mut ratios: Vec<f64> = engine.iter().zip(&ceiling).map(|(e, c)| e / c).collect();
+    let ratio = result["ratio"].as_f64().unwrap();
+    assert!((median(&mut ratios) - ratio).abs() < 1e-9);
+
+    for args in [&["--alg", "XX256"][..], &["--nodes", "0"][..]] {
+        let mut all = vec!["bench"];
+        all.extend_from_slice(args);
+        let out = run(&all);
+        assert_eq!(out.status.code(), Some(2), "{args:?}");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(stderr.lines().count(), 1, "{stderr}");
+        assert!(stderr.starts_with("error: "), "{stderr}");
+    }
+}
