@@ -76,6 +76,16 @@ if want scale; then
     /usr/bin/time -f "verify-no-single-use n=$n wall=%es maxrss=%MKiB" "$bin" verify \
       --config "$work/f$n/nosu.toml" --input "$work/f$n/evidence.jsonl" --output /dev/null \
       --now 1795910400 --threads 2 2>&1 | grep "^verify-no" | tee -a "$out/scale.txt"
+    if [ "$n" = 100000 ]; then
+      # Thread scaling (ES256, target 2 threads >= 1.8x one): three pairs, 2 then 1 thread.
+      for pair in 1 2 3; do
+        for threads in 2 1; do
+          "$bin" verify --config "$work/f$n/fleet.toml" --input "$work/f$n/evidence.jsonl" \
+            --output /dev/null --now 1795910400 --threads "$threads" 2>&1 | tail -1 \
+            | sed "s/^/scaling pair=$pair /" | tee -a "$out/scale.txt"
+        done
+      done
+    fi
     rm -rf "$work/f$n"
   done
 fi

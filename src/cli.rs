@@ -329,9 +329,10 @@ fn human_summary(stats: &RunStats, threads: usize, resumed: u64) -> String {
         text.push_str(&format!(" ({})", codes.join(", ")));
     }
     text.push_str(&format!(
-        "; {:.2}s, {:.0} records/s, {threads} threads",
+        "; {:.2}s, {:.0} records/s, {threads} thread{}",
         stats.elapsed.as_secs_f64(),
-        records_per_second(stats)
+        records_per_second(stats),
+        if threads == 1 { "" } else { "s" }
     ));
     if resumed > 0 {
         text.push_str(&format!(
@@ -339,4 +340,31 @@ fn human_summary(stats: &RunStats, threads: usize, resumed: u64) -> String {
         ));
     }
     text
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_summary_line_counts_records_codes_and_threads() {
+        let mut stats = RunStats {
+            records: 3,
+            attested: 2,
+            rejected: 1,
+            ..RunStats::default()
+        };
+        stats.by_code.insert("replayed", 1);
+        let one = human_summary(&stats, 1, 0);
+        assert!(
+            one.starts_with("fleet-attest: 3 records: 2 attested, 1 rejected (replayed 1); "),
+            "{one}"
+        );
+        assert!(one.ends_with(" records/s, 1 thread"), "{one}");
+        let two = human_summary(&stats, 2, 5);
+        assert!(
+            two.ends_with(", 2 threads; resumed after 5 results already written"),
+            "{two}"
+        );
+    }
 }
