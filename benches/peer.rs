@@ -1,12 +1,12 @@
 //! The engine against a peer: jsonwebtoken 12 (aws-lc-rs backend) verifying the same tokens.
 //!
 //! Both sides get the same valid single-use tokens of one algorithm and the same rayon pool of
-//! `FLEET_BENCH_THREADS` threads (default 2), built once. The engine runs end to end (records from a mapped
-//! file, results serialized to a discarding sink, replay decisions). The peer decodes and
-//! validates each token with a key built once from the same JWK, checking what it can of the
-//! engine's policy (alg, exp/nbf with 60 s leeway, iss, aud, required sub and jti); it does not
-//! build selectors, aliases or agent IDs, keep a replay cache or write results, so the comparison
-//! favours it. Throughput is per token. Run: `cargo bench --bench peer`.
+//! `FLEET_BENCH_THREADS` threads (default 2), built once. The engine runs end to end (records
+//! from a mapped file, results serialized to a discarding sink, replay decisions). The peer
+//! decodes and validates each token with a key built once from the same JWK, checking what it
+//! can of the engine's policy (alg, exp/nbf with 60 s leeway, iss, aud, required sub and jti);
+//! it does not build selectors, aliases or agent IDs, keep a replay cache or write results, so
+//! the comparison favours it. Throughput is per token. Run: `cargo bench --bench peer`.
 
 use std::io::Write as _;
 
