@@ -338,24 +338,39 @@ fn build_selectors(
         SelectorClaims::All => {
             for (key, value) in claims.members() {
                 if !NOT_SELECTORS.contains(&key) {
-                    name.clear();
-                    name.push_str(key);
-                    add_selectors(name, value, selectors);
+                    add_claim_selectors(key, value, name, selectors);
                 }
             }
         }
         SelectorClaims::Listed(names) => {
             for key in names {
                 if let Some(value) = claims.get(key) {
-                    name.clear();
-                    name.push_str(key);
-                    add_selectors(name, value, selectors);
+                    add_claim_selectors(key, value, name, selectors);
                 }
             }
         }
     }
     selectors.sort_dedup();
     Ok(())
+}
+
+/// Adds the selectors of the top-level claim `key`. A scalar (most claims) uses the name as it
+/// is; arrays and objects build theirs in `name`, which objects extend with member names.
+fn add_claim_selectors(
+    key: &str,
+    value: Json<'_, '_>,
+    name: &mut String,
+    selectors: &mut SelectorSet,
+) {
+    match value.kind() {
+        Kind::String | Kind::Number | Kind::Bool => add_scalar_selector(key, value, selectors),
+        Kind::Null => {}
+        Kind::Array | Kind::Object => {
+            name.clear();
+            name.push_str(key);
+            add_selectors(name, value, selectors);
+        }
+    }
 }
 
 /// Adds `jwt:<name>:<value>` selectors for one claim: scalars as they render, null skipped,
@@ -378,15 +393,18 @@ fn add_selectors(name: &mut String, value: Json<'_, '_>, selectors: &mut Selecto
             }
             name.truncate(base);
         }
-        Kind::String | Kind::Number | Kind::Bool => {
-            selectors.push_with(|buf| {
-                buf.push_str("jwt:");
-                buf.push_str(name);
-                buf.push(':');
-                value.render_scalar(buf);
-            });
-        }
+        Kind::String | Kind::Number | Kind::Bool => add_scalar_selector(name, value, selectors),
     }
+}
+
+/// Adds `jwt:<name>:<value>` for a scalar `value`.
+fn add_scalar_selector(name: &str, value: Json<'_, '_>, selectors: &mut SelectorSet) {
+    selectors.push_with(|buf| {
+        buf.push_str("jwt:");
+        buf.push_str(name);
+        buf.push(':');
+        value.render_scalar(buf);
+    });
 }
 
 /// Template fields of a JWT record.
