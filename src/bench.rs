@@ -125,13 +125,9 @@ pub fn run(args: &BenchArgs) -> Result<(), Failure> {
             fmt_rounds(&result.ceiling_rounds)
         );
         // Each round's pair, so that the spread behind the median is in plain view.
-        let ratios: Vec<String> = result
-            .engine_rounds
-            .iter()
-            .zip(&result.ceiling_rounds)
-            .map(|(engine, ceiling)| format!("{:.3}", engine / ceiling))
-            .collect();
-        println!("ratio rounds (engine/ceiling): {}", ratios.join(" "));
+        let pairs = ratios(&result.engine_rounds, &result.ceiling_rounds);
+        let pairs: Vec<String> = pairs.iter().map(|r| format!("{r:.3}")).collect();
+        println!("ratio rounds (engine/ceiling): {}", pairs.join(" "));
         if let Some(redis) = &result.redis {
             println!(
                 "engine with redis rounds (records/s): {}",
@@ -272,8 +268,6 @@ pub fn measure(args: &BenchArgs) -> Result<BenchResult, Failure> {
         }
         let engine_per_sec = median(&engine_rounds);
         let ceiling_per_sec = median(&ceiling_rounds);
-        let ratios =
-            |a: &[f64], b: &[f64]| -> Vec<f64> { a.iter().zip(b).map(|(x, y)| x / y).collect() };
         let redis = args.replay_store.as_deref().map(|url| RedisComparison {
             address: crate::replay::redis::redact(url),
             redis_per_sec: median(&redis_rounds),
@@ -351,6 +345,11 @@ fn prepare_x509pop(records: &[String]) -> Result<Vec<PreparedPop>, Failure> {
             })
         })
         .collect()
+}
+
+/// Round by round, `a / b`.
+fn ratios(a: &[f64], b: &[f64]) -> Vec<f64> {
+    a.iter().zip(b).map(|(x, y)| x / y).collect()
 }
 
 fn per_sec(n: u64, elapsed: Duration) -> f64 {

@@ -255,15 +255,6 @@ impl<'t, 'i> Iterator for Elements<'t, 'i> {
 /// Objects up to this many members are checked for duplicates pairwise, without allocating.
 const PAIRWISE_MAX: usize = 24;
 
-/// `a < b` bytewise. Member names mostly differ in their first byte, which decides inline;
-/// otherwise `str`'s comparison (a `memcmp` call, which costs more than such a short compare).
-fn less(a: &str, b: &str) -> bool {
-    match (a.as_bytes().first(), b.as_bytes().first()) {
-        (Some(x), Some(y)) if x != y => x < y,
-        _ => a < b,
-    }
-}
-
 /// The first member name that occurs twice in any object on the tape, if any.
 pub fn first_duplicate_key<'i>(tape: &simd_json::Tape<'i>) -> Option<&'i str> {
     let nodes = &tape.0;
@@ -282,7 +273,8 @@ pub fn first_duplicate_key<'i>(tape: &simd_json::Tape<'i>) -> Option<&'i str> {
         let mut names = object.members().map(|(name, _)| name);
         let mut previous = names.next();
         if names.all(|name| {
-            let increasing = previous.is_some_and(|p| less(p, name));
+            let increasing =
+                previous.is_some_and(|p| crate::order::less(p.as_bytes(), name.as_bytes()));
             previous = Some(name);
             increasing
         }) {
@@ -406,19 +398,6 @@ mod tests {
     }
 
     proptest::proptest! {
-        /// The inline first-byte order is `str`'s order (short names over a small alphabet, so
-        /// that first bytes often tie, and any strings).
-        #[test]
-        fn less_orders_as_str_does(
-            a in proptest::prop_oneof!["[ab\u{e9}]{0,3}", ".*"],
-            other in proptest::prop_oneof!["[ab\u{e9}]{0,3}", ".*"],
-            same in proptest::bool::ANY,
-        ) {
-            let b = if same { a.clone() } else { other };
-            proptest::prop_assert_eq!(less(&a, &b), a < b, "{:?} {:?}", a, b);
-            proptest::prop_assert_eq!(less(&b, &a), b < a, "{:?} {:?}", b, a);
-        }
-
         /// Whatever the order of the names (sorted ones take the fast path), a duplicate is
         /// found exactly when there is one, and the name reported is one that repeats.
         #[test]

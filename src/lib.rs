@@ -17,7 +17,8 @@
 //! | sink | [`sink`] | the result line format and the output |
 //! | cli, gen, bench | [`cli`], [`gen`], [`bench`](mod@bench) | the commands |
 //!
-//! Support: [`json`] (borrowed views over simd-json tapes), [`time`] (RFC 3339), [`hex`].
+//! Support: [`json`] (borrowed views over simd-json tapes), [`time`] (RFC 3339), [`hex`],
+//! [`order`] (bytewise `<` decided inline for short strings).
 #![deny(missing_docs)]
 
 pub mod bench;
@@ -31,6 +32,7 @@ pub mod join_token;
 pub mod json;
 pub mod jwt;
 pub mod keys;
+pub mod order;
 pub mod pipeline;
 pub mod record;
 pub mod replay;

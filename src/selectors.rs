@@ -58,7 +58,7 @@ impl SelectorSet {
         if self
             .spans
             .windows(2)
-            .all(|pair| matches!(pair, [a, b] if head_less(text(a), text(b))))
+            .all(|pair| matches!(pair, [a, b] if crate::order::less(text(a), text(b))))
         {
             return;
         }
@@ -79,17 +79,6 @@ impl SelectorSet {
     /// The selectors, in their current order.
     pub fn iter(&self) -> impl Iterator<Item = &str> + '_ {
         self.spans.iter().map(|span| &self.buf[span.clone()])
-    }
-}
-
-/// `a < b` bytewise. Selectors share their type prefix (`jwt:`), so the first eight bytes,
-/// compared as one big-endian number, decide most pairs inline; the rest go to the slice
-/// comparison (a `memcmp` call, which costs more than such a short compare).
-fn head_less(a: &[u8], b: &[u8]) -> bool {
-    let head = |s: &[u8]| s.first_chunk::<8>().map(|h| u64::from_be_bytes(*h));
-    match (head(a), head(b)) {
-        (Some(x), Some(y)) if x != y => x < y,
-        _ => a < b,
     }
 }
 
@@ -238,25 +227,6 @@ mod tests {
             let want: std::collections::BTreeSet<&str> = refs.iter().copied().collect();
             let got = set(&refs);
             proptest::prop_assert_eq!(got.iter().collect::<Vec<_>>(), want.into_iter().collect::<Vec<_>>());
-        }
-
-        /// The eight-byte head order is the slices' order, equal slices included.
-        #[test]
-        fn head_less_orders_as_slices_do(
-            a in proptest::collection::vec(proptest::prop_oneof![proptest::strategy::Just(0u8), proptest::strategy::Just(1u8), proptest::strategy::Just(255u8), proptest::num::u8::ANY], 0..12),
-            other in proptest::collection::vec(proptest::prop_oneof![proptest::strategy::Just(0u8), proptest::strategy::Just(1u8), proptest::strategy::Just(255u8)], 0..12),
-            shared in 0usize..12,
-            same in proptest::bool::ANY,
-        ) {
-            // `b` shares a prefix of `a` (or is `a`), then goes its own way.
-            let mut b: Vec<u8> = a.iter().copied().take(shared).collect();
-            if same {
-                b = a.clone();
-            } else {
-                b.extend(other);
-            }
-            proptest::prop_assert_eq!(head_less(&a, &b), a < b);
-            proptest::prop_assert_eq!(head_less(&b, &a), b < a);
         }
     }
 
