@@ -214,7 +214,7 @@ impl ReplayStore {
         }
     }
 
-    /// Makes room for about `keys` more keys at once (at most [`MAX_RESERVED_KEYS`]). Grown
+    /// Makes room for about `keys` more keys at once (at most `MAX_RESERVED_KEYS`, 4 Mi). Grown
     /// key by key, the table doubles again and again, each time rehashing every key into
     /// freshly faulted memory while the old table is still held; a run that knows roughly how
     /// many records it has asks once instead. Only a hint: if the room cannot be had, the table
