@@ -6,6 +6,8 @@
 #   scripts/bench.sh [SECTION...]   sections: table redis scale peer (default: all)
 #   BENCH_RUNS=N                    runs of the engine/ceiling table (default 5; medians reported)
 #   PEER_RUNS=N                     runs of the criterion peer comparison (default 3)
+#
+# To tell two builds apart by less than single runs drift (a point or so), see scripts/ab.sh.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 cargo build --release --quiet
