@@ -196,27 +196,32 @@ pub fn measure(args: &BenchArgs) -> Result<BenchResult, Failure> {
         .build()
         .map_err(|e| Failure::fatal(format!("thread pool: {e}")))?;
 
-    let dir = std::env::temp_dir().join(format!("fleet-attest-bench-{}", std::process::id()));
     let io_err =
         |what: &std::path::Path, e: io::Error| Failure::fatal(format!("{}: {e}", what.display()));
-    fs::create_dir_all(&dir).map_err(|e| io_err(&dir, e))?;
+    // Removed when dropped, on every return below; private, so no other user can swap the
+    // config or keys the engine loads from it.
+    let workdir = tempfile::Builder::new()
+        .prefix("fleet-attest-bench-")
+        .tempdir()
+        .map_err(|e| io_err(&std::env::temp_dir(), e))?;
+    let dir = workdir.path();
     let records = match alg {
         Some(alg) => {
             let issuers = crate::gen::issuers(1, &[alg]).map_err(Failure::fatal)?;
-            crate::gen::write_config_and_keys(&dir, &issuers).map_err(|(p, e)| io_err(&p, e))?;
-            fs::write(dir.join("join_tokens.csv"), "").map_err(|e| io_err(&dir, e))?;
+            crate::gen::write_config_and_keys(dir, &issuers).map_err(|(p, e)| io_err(&p, e))?;
+            fs::write(dir.join("join_tokens.csv"), "").map_err(|e| io_err(dir, e))?;
             pool.install(|| crate::gen::valid_jwt_records(&issuers, 1, NOW, 0..args.nodes))
         }
         None => {
             let (records, root) = pool
                 .install(|| crate::gen::valid_x509pop_records(1, 0..args.nodes))
                 .map_err(Failure::fatal)?;
-            fs::write(dir.join("root.pem"), root).map_err(|e| io_err(&dir, e))?;
+            fs::write(dir.join("root.pem"), root).map_err(|e| io_err(dir, e))?;
             fs::write(
                 dir.join("fleet.toml"),
                 "trust_domain = \"example.org\"\n[x509pop]\nca_bundle_paths = [\"root.pem\"]\n",
             )
-            .map_err(|e| io_err(&dir, e))?;
+            .map_err(|e| io_err(dir, e))?;
             records
         }
     };
@@ -233,61 +238,56 @@ pub fn measure(args: &BenchArgs) -> Result<BenchResult, Failure> {
         Some(_) => Ceiling::Jwt(prepare(&verifier, &records)?),
         None => Ceiling::X509Pop(prepare_x509pop(&records)?),
     };
-    let result = (|| {
-        let engine =
-            |store: &mut SingleUse| engine_round(&pool, &verifier, &input, args.nodes, store);
-        let memory = || SingleUse::Memory(ReplayStore::new());
-        let redis = |round: usize| -> Result<SingleUse, Failure> {
-            let url = args.replay_store.as_deref().unwrap_or_default();
-            let namespace = format!("fleet-attest-bench:{}:{round}", std::process::id());
-            RedisStore::connect(url, None, namespace, Shard::ALL, false)
-                .map(|store| SingleUse::Redis(Box::new(store)))
-                .map_err(Failure::fatal)
-        };
-        let ceiling = || ceiling_round(&pool, &verifier, &ceiling_work);
-        engine(&mut memory())?;
-        ceiling()?;
-        let mut engine_rounds = Vec::with_capacity(args.rounds);
-        let mut ceiling_rounds = Vec::with_capacity(args.rounds);
-        let mut redis_rounds = Vec::new();
-        for round in 0..=args.rounds {
-            if args.replay_store.is_some() {
-                let mut store = redis(round)?;
-                let elapsed = engine(&mut store);
-                if let SingleUse::Redis(store) = &mut store {
-                    store.forget_namespace().map_err(Failure::fatal)?;
-                }
-                if round > 0 {
-                    redis_rounds.push(per_sec(args.nodes, elapsed?));
-                }
+    let engine = |store: &mut SingleUse| engine_round(&pool, &verifier, &input, args.nodes, store);
+    let memory = || SingleUse::Memory(ReplayStore::new());
+    let redis = |round: usize| -> Result<SingleUse, Failure> {
+        let url = args.replay_store.as_deref().unwrap_or_default();
+        let namespace = format!("fleet-attest-bench:{}:{round}", std::process::id());
+        RedisStore::connect(url, None, namespace, Shard::ALL, false)
+            .map(|store| SingleUse::Redis(Box::new(store)))
+            .map_err(Failure::fatal)
+    };
+    let ceiling = || ceiling_round(&pool, &verifier, &ceiling_work);
+    engine(&mut memory())?;
+    ceiling()?;
+    let mut engine_rounds = Vec::with_capacity(args.rounds);
+    let mut ceiling_rounds = Vec::with_capacity(args.rounds);
+    let mut redis_rounds = Vec::new();
+    for round in 0..=args.rounds {
+        if args.replay_store.is_some() {
+            let mut store = redis(round)?;
+            let elapsed = engine(&mut store);
+            if let SingleUse::Redis(store) = &mut store {
+                store.forget_namespace().map_err(Failure::fatal)?;
             }
             if round > 0 {
-                engine_rounds.push(per_sec(args.nodes, engine(&mut memory())?));
-                ceiling_rounds.push(per_sec(args.nodes, ceiling()?));
+                redis_rounds.push(per_sec(args.nodes, elapsed?));
             }
         }
-        let engine_per_sec = median(&engine_rounds);
-        let ceiling_per_sec = median(&ceiling_rounds);
-        let redis = args.replay_store.as_deref().map(|url| RedisComparison {
-            address: crate::replay::redis::redact(url),
-            redis_per_sec: median(&redis_rounds),
-            ratio: median(&ratios(&redis_rounds, &engine_rounds)),
-            redis_rounds,
-        });
-        Ok(BenchResult {
-            alg: alg.map_or("x509pop", |a| a.name()).to_owned(),
-            threads,
-            nodes: args.nodes,
-            engine_per_sec,
-            ceiling_per_sec,
-            ratio: median(&ratios(&engine_rounds, &ceiling_rounds)),
-            engine_rounds,
-            ceiling_rounds,
-            redis,
-        })
-    })();
-    let _ = fs::remove_dir_all(&dir);
-    result
+        if round > 0 {
+            engine_rounds.push(per_sec(args.nodes, engine(&mut memory())?));
+            ceiling_rounds.push(per_sec(args.nodes, ceiling()?));
+        }
+    }
+    let engine_per_sec = median(&engine_rounds);
+    let ceiling_per_sec = median(&ceiling_rounds);
+    let redis = args.replay_store.as_deref().map(|url| RedisComparison {
+        address: crate::replay::redis::redact(url),
+        redis_per_sec: median(&redis_rounds),
+        ratio: median(&ratios(&redis_rounds, &engine_rounds)),
+        redis_rounds,
+    });
+    Ok(BenchResult {
+        alg: alg.map_or("x509pop", |a| a.name()).to_owned(),
+        threads,
+        nodes: args.nodes,
+        engine_per_sec,
+        ceiling_per_sec,
+        ratio: median(&ratios(&engine_rounds, &ceiling_rounds)),
+        engine_rounds,
+        ceiling_rounds,
+        redis,
+    })
 }
 
 /// Parses every record's certificates and proof, outside the timed part.

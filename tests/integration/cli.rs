@@ -6,7 +6,7 @@ use std::path::Path;
 
 use serde_json::{json, Value};
 
-use crate::support::{data, json_lines, output, run, verify_cmd, verify_fleet};
+use crate::support::{bin, data, json_lines, output, run, verify_cmd, verify_fleet};
 
 const NOW: &str = "1795946400"; // 2026-11-29T10:00:00Z, the fixture's evaluation time
 
@@ -426,6 +426,30 @@ fn bench_ends_with_the_engine_ceiling_and_ratio_line() {
         assert_eq!(rounds.len(), 3);
         assert!((median(&mut rounds) - ratio).abs() < 0.0015, "{stdout}");
     }
+}
+
+/// `bench` works in a private folder under the temp dir and removes it however the run ends:
+/// after a run, and after one that fails once the fleet is written (an unreachable store).
+#[test]
+fn bench_leaves_nothing_in_the_temp_dir() {
+    let tmp = tempfile::tempdir().unwrap();
+    let bench = |extra: &[&str]| {
+        let mut cmd = bin();
+        cmd.env("TMPDIR", tmp.path())
+            .args(["bench", "--alg", "ES256", "--nodes", "10", "--rounds", "1"])
+            .args(extra);
+        output(cmd)
+    };
+    let ok = bench(&[]);
+    assert!(
+        ok.status.success(),
+        "{}",
+        String::from_utf8_lossy(&ok.stderr)
+    );
+    let failed = bench(&["--replay-store", "redis://127.0.0.1:1"]);
+    assert_eq!(failed.status.code(), Some(1), "{failed:?}");
+    let left: Vec<_> = fs::read_dir(tmp.path()).unwrap().collect();
+    assert!(left.is_empty(), "{left:?}");
 }
 
 #[test]
