@@ -82,6 +82,14 @@ pub struct BenchResult {
     pub engine_rounds: Vec<f64>,
     /// Every ceiling round, verifications/s.
     pub ceiling_rounds: Vec<f64>,
+    /// Median CPU seconds the process used per second of an engine round's wall time (up to
+    /// the number of cores; less means threads waited or the machine took the CPU away).
+    /// Absent where the platform does not say.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub engine_cpu_per_wall: Option<f64>,
+    /// The same for the ceiling's rounds.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ceiling_cpu_per_wall: Option<f64>,
     /// With `--replay-store`: the engine with Redis-backed single use.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub redis: Option<RedisComparison>,
@@ -135,6 +143,12 @@ pub fn run(args: &BenchArgs) -> Result<(), Failure> {
         let pairs = ratios(&result.engine_rounds, &result.ceiling_rounds);
         let pairs: Vec<String> = pairs.iter().map(|r| format!("{r:.3}")).collect();
         println!("ratio rounds (engine/ceiling): {}", pairs.join(" "));
+        if let (Some(engine), Some(ceiling)) =
+            (result.engine_cpu_per_wall, result.ceiling_cpu_per_wall)
+        {
+            // Both near the thread count: both sides kept every core busy, a fair comparison.
+            println!("cpu per wall second (median): engine {engine:.3} ceiling {ceiling:.3}");
+        }
         if let Some(redis) = &result.redis {
             println!(
                 "engine with redis rounds (records/s): {}",
@@ -246,6 +260,9 @@ pub fn measure(args: &BenchArgs) -> Result<BenchResult, Failure> {
         None => Ceiling::X509Pop(prepare_x509pop(&records)?),
     };
     let engine = |store: &mut SingleUse| engine_round(&pool, &verifier, &input, args.nodes, store);
+    // CPU seconds per wall second of each measured round, when the platform says.
+    let mut engine_cpu = Vec::new();
+    let mut ceiling_cpu = Vec::new();
     let memory = || SingleUse::Memory(ReplayStore::new());
     let redis = |round: usize| -> Result<SingleUse, Failure> {
         let url = args.replay_store.as_deref().unwrap_or_default();
@@ -272,10 +289,21 @@ pub fn measure(args: &BenchArgs) -> Result<BenchResult, Failure> {
             }
         }
         if round > 0 {
-            engine_rounds.push(per_sec(args.nodes, engine(&mut memory())?));
-            ceiling_rounds.push(per_sec(args.nodes, ceiling()?));
+            let mut store = memory();
+            let before = process_cpu_seconds();
+            let elapsed = engine(&mut store)?;
+            let between = process_cpu_seconds();
+            engine_rounds.push(per_sec(args.nodes, elapsed));
+            let ceiling_elapsed = ceiling()?;
+            let after = process_cpu_seconds();
+            ceiling_rounds.push(per_sec(args.nodes, ceiling_elapsed));
+            if let (Some(before), Some(between), Some(after)) = (before, between, after) {
+                engine_cpu.push((between - before) / elapsed.as_secs_f64().max(1e-9));
+                ceiling_cpu.push((after - between) / ceiling_elapsed.as_secs_f64().max(1e-9));
+            }
         }
     }
+    let cpu_median = |rounds: &[f64]| (!rounds.is_empty()).then(|| median(rounds));
     let engine_per_sec = median(&engine_rounds);
     let ceiling_per_sec = median(&ceiling_rounds);
     let redis = args.replay_store.as_deref().map(|url| RedisComparison {
@@ -293,6 +321,8 @@ pub fn measure(args: &BenchArgs) -> Result<BenchResult, Failure> {
         ratio: median(&ratios(&engine_rounds, &ceiling_rounds)),
         engine_rounds,
         ceiling_rounds,
+        engine_cpu_per_wall: cpu_median(&engine_cpu),
+        ceiling_cpu_per_wall: cpu_median(&ceiling_cpu),
         redis,
     })
 }
@@ -357,6 +387,24 @@ fn prepare_x509pop(records: &[String]) -> Result<Vec<PreparedPop>, Failure> {
 /// Round by round, `a / b`.
 fn ratios(a: &[f64], b: &[f64]) -> Vec<f64> {
     a.iter().zip(b).map(|(x, y)| x / y).collect()
+}
+
+/// CPU time (user + system) used so far by every thread of this process, in seconds.
+#[cfg(unix)]
+fn process_cpu_seconds() -> Option<f64> {
+    // SAFETY: getrusage only writes a `rusage` into the pointer it is given, which points to a
+    // live, writable one (all-zero is a valid `rusage`: plain integers); nothing else is read.
+    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+    if unsafe { libc::getrusage(libc::RUSAGE_SELF, &mut usage) } != 0 {
+        return None;
+    }
+    let seconds = |t: libc::timeval| t.tv_sec as f64 + t.tv_usec as f64 * 1e-6;
+    Some(seconds(usage.ru_utime) + seconds(usage.ru_stime))
+}
+
+#[cfg(not(unix))]
+fn process_cpu_seconds() -> Option<f64> {
+    None
 }
 
 fn per_sec(n: u64, elapsed: Duration) -> f64 {

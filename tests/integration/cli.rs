@@ -425,6 +425,10 @@ fn bench_ends_with_the_engine_ceiling_and_ratio_line() {
             .collect();
         assert_eq!(rounds.len(), 3);
         assert!((median(&mut rounds) - ratio).abs() < 0.0015, "{stdout}");
+        assert!(
+            stdout.contains("\ncpu per wall second (median): engine "),
+            "{stdout}"
+        );
     }
 }
 
@@ -474,6 +478,13 @@ fn bench_json_holds_every_round_and_bad_algs_are_usage_errors() {
     let mut ratios: Vec<f64> = engine.iter().zip(&ceiling).map(|(e, c)| e / c).collect();
     let ratio = result["ratio"].as_f64().unwrap();
     assert!((median(&mut ratios) - ratio).abs() < 1e-9);
+    // getrusage is there on every Unix: each side's CPU per wall second is reported.
+    for key in ["engine_cpu_per_wall", "ceiling_cpu_per_wall"] {
+        let cpu = result[key]
+            .as_f64()
+            .unwrap_or_else(|| panic!("{key} in {result}"));
+        assert!(cpu.is_finite() && cpu > 0.0, "{key} {cpu}");
+    }
 
     for args in [&["--alg", "XX256"][..], &["--nodes", "0"][..]] {
         let mut all = vec!["bench"];
