@@ -52,24 +52,27 @@ fn write_str(buf: &mut Vec<u8>, s: &str) {
 /// True when `bytes` hold a control character, `"` or `\\`. Eight bytes at a time, as serde_json
 /// scans strings: `(w - 0x01…01 × n) & !w & 0x80…80` is non-zero exactly when some byte of `w` is
 /// below `n` (borrows only run on from a byte that is), and a byte equal to `c` is a zero byte of
-/// `w ^ 0x01…01 × c`.
+/// `w ^ 0x01…01 × c`. A tail shorter than eight bytes is covered by the last eight bytes, read
+/// again where they overlap (the question is only whether any byte needs escaping).
 fn needs_escape(bytes: &[u8]) -> bool {
     const ONES: u64 = u64::MAX / 255;
     const HIGH: u64 = ONES << 7;
     let below = |word: u64, n: u64| word.wrapping_sub(ONES * n) & !word & HIGH;
-    let mut words = bytes.chunks_exact(8);
-    let mut found = 0;
-    for word in &mut words {
+    let special = |word: &[u8]| {
         let word = u64::from_le_bytes(<[u8; 8]>::try_from(word).unwrap_or_default());
-        found |= below(word, 0x20)
+        below(word, 0x20)
             | below(word ^ (ONES * u64::from(b'"')), 1)
-            | below(word ^ (ONES * u64::from(b'\\')), 1);
+            | below(word ^ (ONES * u64::from(b'\\')), 1)
+    };
+    let Some(last) = bytes.len().checked_sub(8) else {
+        return bytes.iter().any(|&b| b < 0x20 || b == b'"' || b == b'\\');
+    };
+    let mut words = bytes.chunks_exact(8);
+    let mut found = (&mut words).fold(0, |found, word| found | special(word));
+    if !words.remainder().is_empty() {
+        found |= special(bytes.get(last..).unwrap_or_default());
     }
     found != 0
-        || words
-            .remainder()
-            .iter()
-            .any(|&b| b < 0x20 || b == b'"' || b == b'\\')
 }
 
 fn write_u64(buf: &mut Vec<u8>, n: u64) {
