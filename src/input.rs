@@ -231,7 +231,12 @@ pub fn split_stream<'a>(
     Ok(())
 }
 
-/// The non-empty lines of a chunk with their 1-based numbers, a trailing `\r` dropped.
+/// A UTF-8 byte order mark, which some Windows tools put at the start of a text file.
+const BOM: &[u8] = b"\xEF\xBB\xBF";
+
+/// The non-empty lines of a chunk with their 1-based numbers, a trailing `\r` dropped, and a
+/// byte order mark at the very start of the input dropped (RFC 8259 lets a JSON reader ignore
+/// one; left in, it would turn the first record into a bare token that is not a JWT).
 pub fn lines<'c>(chunk: &'c Chunk<'_>) -> impl Iterator<Item = (u64, &'c [u8])> + 'c {
     let data: &'c [u8] = &chunk.data;
     let mut start = 0usize;
@@ -239,7 +244,10 @@ pub fn lines<'c>(chunk: &'c Chunk<'_>) -> impl Iterator<Item = (u64, &'c [u8])> 
     std::iter::from_fn(move || loop {
         let rest = data.get(start..).filter(|rest| !rest.is_empty())?;
         let len = memchr::memchr(b'\n', rest).unwrap_or(rest.len());
-        let line = rest.get(..len)?;
+        let mut line = rest.get(..len)?;
+        if chunk.offset == 0 && start == 0 {
+            line = line.strip_prefix(BOM).unwrap_or(line);
+        }
         let this = number;
         number += 1;
         start += len + 1;
@@ -283,6 +291,19 @@ mod tests {
         let want = vec![(1, b"a".to_vec()), (3, b"b".to_vec()), (5, b"c".to_vec())];
         assert_eq!(collect_stream(input, 100), want);
         assert_eq!(collect_mapped(input), want);
+    }
+
+    #[test]
+    fn a_byte_order_mark_is_dropped_at_the_start_of_the_input_only() {
+        let input = b"\xEF\xBB\xBFa\n\xEF\xBB\xBFb\n";
+        let want = vec![(1, b"a".to_vec()), (2, b"\xEF\xBB\xBFb".to_vec())];
+        assert_eq!(collect_stream(input, 100), want);
+        assert_eq!(collect_mapped(input), want);
+        // A mark alone on the first line leaves it empty: no record.
+        assert_eq!(
+            collect_mapped(b"\xEF\xBB\xBF\r\nb"),
+            vec![(2, b"b".to_vec())]
+        );
     }
 
     #[test]

@@ -167,6 +167,21 @@ fn one_megabyte_lines_crlf_and_no_final_newline() {
     assert_eq!(piped, results);
 }
 
+/// A file saved with a UTF-8 byte order mark: the mark is dropped at the start of the input
+/// (the first record is judged as without it) and nowhere else.
+#[test]
+fn a_byte_order_mark_at_the_start_is_ignored() {
+    let ok = std::fs::read_to_string(data("jwt/evidence.jsonl")).unwrap();
+    let mut lines = ok.lines();
+    let (first, second) = (lines.next().unwrap(), lines.next().unwrap());
+    let plain = verify_bytes(format!("{first}\n{second}\n").as_bytes());
+    let marked = verify_bytes(format!("\u{feff}{first}\n\u{feff}{second}\n").as_bytes());
+    assert_eq!(plain[0]["status"], "attested", "{}", plain[0]);
+    assert_eq!(marked[0], plain[0]);
+    assert_eq!(plain[1]["status"], "attested", "{}", plain[1]);
+    assert_eq!(marked[1]["status"], "rejected", "{}", marked[1]);
+}
+
 #[test]
 fn a_million_tiny_lines() {
     let input = "a\n".repeat(1_000_000);
