@@ -191,10 +191,22 @@ impl<'a> Record<'a> {
     /// Parses one non-empty line (without its line terminator).
     pub fn parse(line: &'a [u8]) -> Record<'a> {
         if line.first() != Some(&b'{') {
+            // SPEC §3: a record starts with `{` at the first byte; anything else is a bare token.
+            // A record indented by mistake is still judged as a token, but said plainly.
+            let indented = line
+                .iter()
+                .find(|b| !b.is_ascii_whitespace())
+                .is_some_and(|&b| b == b'{');
             return Record {
                 id: None,
                 kind: Some(Cow::Borrowed("jwt")),
                 evidence: match std::str::from_utf8(line) {
+                    Ok(_) if indented => Err(Rejection::MalformedToken {
+                        reason:
+                            "the line starts with whitespace before `{`; a JSON record must start \
+                                 with `{` as its first byte, so the line was read as a bare token"
+                                .into(),
+                    }),
                     Ok(token) => Ok(Evidence::Jwt(Cow::Borrowed(token))),
                     Err(_) => Err(Rejection::MalformedToken {
                         reason: "the line is not UTF-8".into(),
@@ -344,6 +356,15 @@ mod tests {
             "malformed_record"
         );
         assert_eq!(code("{not json"), "malformed_record");
+        // Indented: a bare token by SPEC §3 (decode stage), with a message that says why.
+        let indented = Record::parse(br#"  {"type":"jwt","token":"a.b.c"}"#);
+        assert_eq!(indented.kind.as_deref(), Some("jwt"));
+        let rejection = indented.evidence.err().unwrap();
+        assert_eq!(rejection.code(), "malformed_token");
+        assert!(
+            rejection.to_string().contains("must start with `{`"),
+            "{rejection}"
+        );
         assert_eq!(
             code(r#"{"id":3,"type":"jwt","token":"a"}"#),
             "malformed_record"
