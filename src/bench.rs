@@ -260,9 +260,6 @@ pub fn measure(args: &BenchArgs) -> Result<BenchResult, Failure> {
         None => Ceiling::X509Pop(prepare_x509pop(&records)?),
     };
     let engine = |store: &mut SingleUse| engine_round(&pool, &verifier, &input, args.nodes, store);
-    // CPU seconds per wall second of each measured round, when the platform says.
-    let mut engine_cpu = Vec::new();
-    let mut ceiling_cpu = Vec::new();
     let memory = || SingleUse::Memory(ReplayStore::new());
     let redis = |round: usize| -> Result<SingleUse, Failure> {
         let url = args.replay_store.as_deref().unwrap_or_default();
@@ -277,6 +274,9 @@ pub fn measure(args: &BenchArgs) -> Result<BenchResult, Failure> {
     let mut engine_rounds = Vec::with_capacity(args.rounds);
     let mut ceiling_rounds = Vec::with_capacity(args.rounds);
     let mut redis_rounds = Vec::new();
+    // CPU seconds per wall second of each measured round, when the platform says.
+    let mut engine_cpu = Vec::new();
+    let mut ceiling_cpu = Vec::new();
     for round in 0..=args.rounds {
         if args.replay_store.is_some() {
             let mut store = redis(round)?;
@@ -289,18 +289,15 @@ pub fn measure(args: &BenchArgs) -> Result<BenchResult, Failure> {
             }
         }
         if round > 0 {
-            let mut store = memory();
             let before = process_cpu_seconds();
-            let elapsed = engine(&mut store)?;
+            let elapsed = engine(&mut memory())?;
             let between = process_cpu_seconds();
             engine_rounds.push(per_sec(args.nodes, elapsed));
-            let ceiling_elapsed = ceiling()?;
+            engine_cpu.extend(cpu_per_wall(before, between, elapsed));
+            let elapsed = ceiling()?;
             let after = process_cpu_seconds();
-            ceiling_rounds.push(per_sec(args.nodes, ceiling_elapsed));
-            if let (Some(before), Some(between), Some(after)) = (before, between, after) {
-                engine_cpu.push((between - before) / elapsed.as_secs_f64().max(1e-9));
-                ceiling_cpu.push((after - between) / ceiling_elapsed.as_secs_f64().max(1e-9));
-            }
+            ceiling_rounds.push(per_sec(args.nodes, elapsed));
+            ceiling_cpu.extend(cpu_per_wall(between, after, elapsed));
         }
     }
     let cpu_median = |rounds: &[f64]| (!rounds.is_empty()).then(|| median(rounds));
@@ -405,6 +402,11 @@ fn process_cpu_seconds() -> Option<f64> {
 #[cfg(not(unix))]
 fn process_cpu_seconds() -> Option<f64> {
     None
+}
+
+/// CPU seconds used between two readings per second of `wall`; `None` without both readings.
+fn cpu_per_wall(before: Option<f64>, after: Option<f64>, wall: Duration) -> Option<f64> {
+    Some((after? - before?) / wall.as_secs_f64().max(1e-9))
 }
 
 fn per_sec(n: u64, elapsed: Duration) -> f64 {

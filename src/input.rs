@@ -239,15 +239,16 @@ const BOM: &[u8] = b"\xEF\xBB\xBF";
 /// one; left in, it would turn the first record into a bare token that is not a JWT).
 pub fn lines<'c>(chunk: &'c Chunk<'_>) -> impl Iterator<Item = (u64, &'c [u8])> + 'c {
     let data: &'c [u8] = &chunk.data;
-    let mut start = 0usize;
+    let mut start = if chunk.offset == 0 && data.starts_with(BOM) {
+        BOM.len()
+    } else {
+        0
+    };
     let mut number = chunk.first_line;
     std::iter::from_fn(move || loop {
         let rest = data.get(start..).filter(|rest| !rest.is_empty())?;
         let len = memchr::memchr(b'\n', rest).unwrap_or(rest.len());
-        let mut line = rest.get(..len)?;
-        if chunk.offset == 0 && start == 0 {
-            line = line.strip_prefix(BOM).unwrap_or(line);
-        }
+        let line = rest.get(..len)?;
         let this = number;
         number += 1;
         start += len + 1;
