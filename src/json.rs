@@ -314,6 +314,11 @@ fn fingerprint(name: &str) -> u32 {
 
 /// True when objects and arrays on the tape nest deeper than `max`.
 pub fn deeper_than(tape: &simd_json::Tape<'_>, max: usize) -> bool {
+    // Nesting deeper than `max` takes more than `max` containers, each a node of its own: a tape
+    // of no more nodes (a JWT payload of a dozen claims, say) cannot, and is not walked.
+    if tape.0.len() <= max {
+        return false;
+    }
     // Each container closes after `span` nodes; a stack of end positions gives the depth.
     let mut ends = [0usize; MAX_DEPTH + 1];
     let max = max.min(MAX_DEPTH);
@@ -417,6 +422,47 @@ mod tests {
             with_tape(&text, |t| match first_duplicate_key(t) {
                 Some(name) => assert!(repeated(name), "{text}: {name:?}"),
                 None => assert!(!any, "{text}"),
+            });
+        }
+    }
+
+    /// Depth of a serde_json value: scalars 0, a container one more than its deepest child.
+    fn depth(value: &serde_json::Value) -> usize {
+        match value {
+            serde_json::Value::Array(items) => 1 + items.iter().map(depth).max().unwrap_or(0),
+            serde_json::Value::Object(members) => {
+                1 + members.values().map(depth).max().unwrap_or(0)
+            }
+            _ => 0,
+        }
+    }
+
+    fn nested() -> impl proptest::strategy::Strategy<Value = serde_json::Value> {
+        use proptest::prelude::*;
+        let leaf = prop_oneof![
+            Just(serde_json::Value::Null),
+            any::<u8>().prop_map(Into::into)
+        ];
+        leaf.prop_recursive(8, 64, 4, |inner| {
+            prop_oneof![
+                proptest::collection::vec(inner.clone(), 0..4).prop_map(serde_json::Value::Array),
+                proptest::collection::btree_map("[a-d]", inner, 0..4)
+                    .prop_map(|m| serde_json::Value::Object(m.into_iter().collect())),
+            ]
+        })
+    }
+
+    proptest::proptest! {
+        /// Small tapes (answered without a walk) and large ones agree with a recursive depth,
+        /// for every bound around the value's own depth.
+        #[test]
+        fn deeper_than_is_the_nesting_depth(value in nested()) {
+            let text = value.to_string();
+            let want = depth(&value);
+            with_tape(&text, |t| {
+                for max in 0..=want + 1 {
+                    assert_eq!(deeper_than(t, max), want > max, "{text} max {max}");
+                }
             });
         }
     }

@@ -94,6 +94,10 @@ pub fn write_prefix(buf: &mut Vec<u8>, line: u64, id: RecordId<'_>, kind: Option
     }
     buf.extend_from_slice(b",\"type\":");
     match kind {
+        // The types every record of a fleet has, written as they are.
+        Some("jwt") => buf.extend_from_slice(b"\"jwt\""),
+        Some("x509pop") => buf.extend_from_slice(b"\"x509pop\""),
+        Some("join_token") => buf.extend_from_slice(b"\"join_token\""),
         Some(kind) => write_str(buf, kind),
         None => buf.extend_from_slice(b"null"),
     }
@@ -206,6 +210,27 @@ mod tests {
             let mut buf = Vec::new();
             write_str(&mut buf, &s);
             proptest::prop_assert_eq!(buf, serde_json::to_vec(&s).unwrap());
+        }
+    }
+
+    #[test]
+    fn types_are_written_as_serde_json_writes_them() {
+        for kind in [
+            "jwt",
+            "x509pop",
+            "join_token",
+            "tpm",
+            "jwt\"",
+            "x509pop ",
+            "",
+        ] {
+            let mut buf = Vec::new();
+            write_prefix(&mut buf, 1, RecordId::Line, Some(kind));
+            let want = format!(
+                r#"{{"line":1,"id":"line-1","type":{},"#,
+                serde_json::json!(kind)
+            );
+            assert_eq!(String::from_utf8(buf).unwrap(), want);
         }
     }
 

@@ -171,6 +171,34 @@ impl Template {
         })
     }
 
+    /// The same template with each action that is a lone field `constant` knows (the value is
+    /// the same for every record: `.PluginName`, an issuer's `.IssuerName`) replaced by that
+    /// text, and adjacent texts merged, so that rendering does not look it up again and again.
+    /// Renders the same as `self` for any fields that agree with `constant`.
+    pub fn with_constants(&self, constant: impl Fn(&[Box<str>]) -> Option<String>) -> Template {
+        let mut parts: Vec<Part> = Vec::with_capacity(self.parts.len());
+        for part in &self.parts {
+            let text = match part {
+                Part::Text(text) => Some(text.to_string()),
+                Part::Action(pipeline) => match pipeline.commands.as_slice() {
+                    [Command::Operand(Operand::Field(path))] => constant(path),
+                    _ => None,
+                },
+            };
+            match (text, parts.last_mut()) {
+                (Some(text), Some(Part::Text(before))) => {
+                    *before = format!("{before}{text}").into()
+                }
+                (Some(text), _) => push_text(&mut parts, &text),
+                (None, _) => parts.push(part.clone()),
+            }
+        }
+        Template {
+            source: self.source.clone(),
+            parts,
+        }
+    }
+
     /// The template text as written.
     pub fn source(&self) -> &str {
         &self.source
@@ -543,6 +571,39 @@ mod tests {
             let err = Template::compile(source, ROOTS).unwrap_err();
             assert!(err.contains(want), "{source}: {err}");
         }
+    }
+
+    #[test]
+    fn constants_render_as_the_fields_would() {
+        let constant = |path: &[Box<str>]| match path {
+            [root] if root.as_ref() == "PluginName" => Some("jwt".to_owned()),
+            _ => None,
+        };
+        for source in [
+            "/{{ .PluginName }}/{{ .Subject }}",
+            "/{{ .PluginName }}{{ .PluginName }}/x",
+            "/{{ .PluginName | upper }}/{{ .Subject }}",
+            "/a {{- .PluginName -}} /b/{{ .Subject }}",
+            "/{{ .PluginName.x }}",
+            "/{{ .Claims.pool }}",
+            "{{ .PluginName }}",
+        ] {
+            let template = Template::compile(source, ROOTS).unwrap();
+            let bound = template.with_constants(constant);
+            let (mut want, mut got) = (String::new(), String::new());
+            let rendered = template.render(&FIELDS, &mut want);
+            assert_eq!(bound.render(&FIELDS, &mut got), rendered, "{source}");
+            assert_eq!(got, want, "{source}");
+            assert_eq!(bound.source(), source);
+        }
+        let bound = Template::compile("/{{ .PluginName }}/{{ .Subject }}", ROOTS)
+            .unwrap()
+            .with_constants(constant);
+        assert!(
+            matches!(bound.parts.as_slice(), [Part::Text(t), Part::Action(_)] if t.as_ref() == "/jwt/"),
+            "{:?}",
+            bound.parts
+        );
     }
 
     #[test]

@@ -172,7 +172,13 @@ pub struct JwtLimits {
 
 impl JwtVerifier {
     /// Builds the lookup tables. `kid`s must be unique across issuers, and `issuer` values too.
-    pub fn new(issuers: Vec<Issuer>) -> Result<JwtVerifier, String> {
+    pub fn new(mut issuers: Vec<Issuer>) -> Result<JwtVerifier, String> {
+        for issuer in &mut issuers {
+            let template = issuer
+                .template
+                .with_constants(|path| claims::constant_field(issuer, path));
+            issuer.template = template;
+        }
         let mut by_kid = HashMap::new();
         let mut by_iss = HashMap::new();
         for (i, issuer) in issuers.iter().enumerate() {
