@@ -7,9 +7,10 @@
 //! holds no token material. Each entry remembers when it may be forgotten and which input line
 //! consumed it.
 //!
-//! The store is sharded (dashmap) so that several front ends can share it; within one run the
-//! ordered writer is its only caller, which is what makes "first record in input order wins"
-//! hold at any thread count.
+//! Within one run the ordered writer is the store's only caller, which is what makes "first
+//! record in input order wins" hold at any thread count; it checks the keys of a batch of
+//! chunks together, which lets the table overlap its cache misses ([`table`]). Runs that share
+//! single use go through Redis instead ([`redis`]).
 //!
 //! State file: JSON Lines. The first line is a header with the entry count, so a truncated file
 //! is detected; each following line is `{"key":"<32 hex digits>","expires_at":..}`, sorted by
@@ -21,9 +22,8 @@ use std::io::{BufRead, BufReader, BufWriter, Write};
 use std::path::Path;
 
 pub mod redis;
+mod table;
 
-use dashmap::DashMap;
-use foldhash::fast::RandomState;
 use serde::{Deserialize, Serialize};
 
 use crate::shard::Shard;
@@ -81,12 +81,7 @@ impl SingleUse {
     /// Checks and consumes `claims` in input order, appending one outcome per claim to `out`.
     pub fn check(&mut self, claims: &[Claim<'_>], now: i64, out: &mut Vec<Outcome>) {
         match self {
-            SingleUse::Memory(store) => out.extend(claims.iter().map(|claim| {
-                match store.try_consume(claim.key, claim.expires_at, claim.line, now) {
-                    Ok(()) => Outcome::Fresh,
-                    Err(by) => Outcome::Consumed(by),
-                }
-            })),
+            SingleUse::Memory(store) => store.check(claims, now, out),
             SingleUse::Redis(store) => store.check(claims, now, out),
         }
     }
@@ -108,21 +103,13 @@ impl SingleUse {
     }
 }
 
-/// The stored form of a key: the first 16 bytes of its SHA-256.
-type KeyDigest = [u8; 16];
+use table::{DigestTable, Entry, KeyDigest};
 
 pub(crate) fn digest_key(key: &str) -> KeyDigest {
     let hash = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, key.as_bytes());
     let mut out = [0u8; 16];
     out.copy_from_slice(&hash.as_ref()[..16]);
     out
-}
-
-#[derive(Clone, Copy, Debug)]
-struct Entry {
-    expires_at: i64,
-    /// The 1-based input line that consumed the key; 0 for an earlier run.
-    line: u64,
 }
 
 impl Entry {
@@ -136,19 +123,24 @@ impl Entry {
 
 /// Consumed single-use keys.
 pub struct ReplayStore {
-    entries: DashMap<KeyDigest, Entry, RandomState>,
+    /// The digests, spread over [`SHARDS`] tables by their first byte, so that a table growing
+    /// holds its old slots beside its new ones for a sixteenth of the keys, not all of them.
+    shards: Vec<DigestTable>,
+    /// The digests of the batch being checked (kept for its allocation).
+    digests: Vec<KeyDigest>,
 }
 
-/// Shards of the map: a power of two, fixed so that `reserve` can share keys out evenly (what
-/// dashmap would pick by itself on 3 or 4 cores).
+/// [`ReplayStore::reserve`] never makes room for more keys than this up front (~128 MiB of slots).
+const MAX_RESERVED_KEYS: usize = 2 << 20;
+
+/// Tables in a [`ReplayStore`].
 const SHARDS: usize = 16;
-/// [`ReplayStore::reserve`] never makes room for more keys than this up front (~128 MiB).
-const MAX_RESERVED_KEYS: usize = 4 << 20;
 
 impl Default for ReplayStore {
     fn default() -> ReplayStore {
         ReplayStore {
-            entries: DashMap::with_hasher_and_shard_amount(RandomState::default(), SHARDS),
+            shards: (0..SHARDS).map(|_| DigestTable::default()).collect(),
+            digests: Vec::new(),
         }
     }
 }
@@ -190,50 +182,87 @@ impl ReplayStore {
     /// Consumes `key` for `line` unless it is already consumed (and not expired as of `now`);
     /// then says who consumed it.
     pub fn try_consume(
-        &self,
+        &mut self,
         key: &str,
         expires_at: i64,
         line: u64,
         now: i64,
     ) -> Result<(), ConsumedBy> {
-        use dashmap::mapref::entry::Entry as Slot;
-        let fresh = Entry { expires_at, line };
-        match self.entries.entry(digest_key(key)) {
-            Slot::Vacant(slot) => {
-                slot.insert(fresh);
-                Ok(())
+        self.consume_digest(&digest_key(key), Entry { expires_at, line }, now)
+    }
+
+    /// [`ReplayStore::try_consume`] for each claim in order, appending one outcome per claim to
+    /// `out`: first every key's digest, then a read of every slot they will probe (see
+    /// [`DigestTable::touch`]), then the checks.
+    fn check(&mut self, claims: &[Claim<'_>], now: i64, out: &mut Vec<Outcome>) {
+        self.reserve_exactly(claims.len());
+        let mut digests = std::mem::take(&mut self.digests);
+        digests.clear();
+        digests.extend(claims.iter().map(|claim| digest_key(claim.key)));
+        for digest in &digests {
+            self.shard(digest).touch(digest);
+        }
+        out.extend(claims.iter().zip(&digests).map(|(claim, digest)| {
+            let fresh = Entry {
+                expires_at: claim.expires_at,
+                line: claim.line,
+            };
+            match self.consume_digest(digest, fresh, now) {
+                Ok(()) => Outcome::Fresh,
+                Err(by) => Outcome::Consumed(by),
             }
-            Slot::Occupied(mut slot) => {
-                if slot.get().expires_at < now {
-                    slot.insert(fresh);
-                    Ok(())
-                } else {
-                    Err(slot.get().by())
-                }
+        }));
+        self.digests = digests;
+    }
+
+    fn consume_digest(
+        &mut self,
+        digest: &KeyDigest,
+        fresh: Entry,
+        now: i64,
+    ) -> Result<(), ConsumedBy> {
+        let shard = self.shard(digest);
+        match shard.get(digest) {
+            Some(held) if held.expires_at >= now => Err(held.by()),
+            _ => {
+                shard.insert(digest, fresh);
+                Ok(())
             }
         }
     }
 
-    /// Makes room for about `keys` more keys at once (at most `MAX_RESERVED_KEYS`, 4 Mi). Grown
+    /// Makes room for about `keys` more keys at once (at most `MAX_RESERVED_KEYS`, 2 Mi). Grown
     /// key by key, the table doubles again and again, each time rehashing every key into
     /// freshly faulted memory while the old table is still held; a run that knows roughly how
-    /// many records it has asks once instead. Only a hint: if the room cannot be had, the table
-    /// grows as it would have.
+    /// many records it has asks once instead. Only a hint: past it the table grows as it would
+    /// have.
     pub fn reserve(&mut self, keys: usize) {
-        let keys = keys.min(MAX_RESERVED_KEYS);
-        // Keys spread unevenly over the shards: an eighth more than the even share.
+        self.reserve_exactly(keys.min(MAX_RESERVED_KEYS));
+    }
+
+    /// Room for `keys` more keys in every shard's share (an eighth more than the even share:
+    /// keys spread unevenly).
+    fn reserve_exactly(&mut self, keys: usize) {
         let per_shard = keys.div_ceil(SHARDS) + keys.div_ceil(SHARDS * 8);
-        let _ = self.entries.try_reserve(per_shard);
+        for shard in &mut self.shards {
+            shard.reserve(per_shard);
+        }
+    }
+
+    fn shard(&mut self, digest: &KeyDigest) -> &mut DigestTable {
+        let at = usize::from(digest[0]) % SHARDS;
+        // `shards` has SHARDS tables; indexing cannot fail.
+        &mut self.shards[at]
     }
 
     /// The number of entries.
     pub fn len(&self) -> usize {
-        self.entries.len()
+        self.shards.iter().map(DigestTable::len).sum()
     }
 
     /// True when empty.
     pub fn is_empty(&self) -> bool {
-        self.entries.is_empty()
+        self.len() == 0
     }
 
     /// Loads a state file, dropping entries that expired before `now`. A missing file is an
@@ -279,8 +308,8 @@ impl ReplayStore {
                 .ok_or_else(|| corrupt(n + 2, "key is not 32 hex digits".into()))?;
             count += 1;
             if entry.expires_at >= now {
-                store.entries.insert(
-                    key,
+                store.shard(&key).insert(
+                    &key,
                     Entry {
                         expires_at: entry.expires_at,
                         line: 0,
@@ -301,10 +330,11 @@ impl ReplayStore {
     /// entries that expired before `now`. Entries are sorted so the file is deterministic.
     pub fn save(&self, path: &Path, now: i64) -> Result<(), String> {
         let mut live: Vec<(KeyDigest, i64)> = self
-            .entries
+            .shards
             .iter()
-            .filter(|e| e.value().expires_at >= now)
-            .map(|e| (*e.key(), e.value().expires_at))
+            .flat_map(DigestTable::iter)
+            .filter(|(_, entry)| entry.expires_at >= now)
+            .map(|(key, entry)| (key, entry.expires_at))
             .collect();
         live.sort_unstable();
         let dir = match path.parent() {
@@ -373,7 +403,7 @@ mod tests {
 
     #[test]
     fn first_consumer_wins_until_expiry() {
-        let store = ReplayStore::new();
+        let mut store = ReplayStore::new();
         assert_eq!(store.try_consume("jwt:a:1", 100, 1, 50), Ok(()));
         assert_eq!(
             store.try_consume("jwt:a:1", 100, 2, 50),
@@ -384,11 +414,43 @@ mod tests {
         assert_eq!(store.try_consume("jwt:a:1", 300, 4, 101), Ok(()));
     }
 
+    proptest::proptest! {
+        /// Checking claims in batches (digests, touches, then checks) gives the outcomes that
+        /// checking them one by one gives, repeats within a batch included.
+        #[test]
+        fn batches_check_as_one_by_one(
+            batches in proptest::collection::vec(
+                proptest::collection::vec((0u8..12, 40i64..60), 0..40), 0..6),
+        ) {
+            let mut batched = SingleUse::Memory(ReplayStore::new());
+            let mut single = ReplayStore::new();
+            let mut line = 0;
+            for (now, batch) in (45..).zip(&batches) {
+                let keys: Vec<String> = batch.iter().map(|(k, _)| format!("jwt:a:{k}")).collect();
+                let claims: Vec<Claim<'_>> = keys.iter().zip(batch).map(|(key, &(_, expires_at))| {
+                    line += 1;
+                    Claim { key, expires_at, line }
+                }).collect();
+                let mut got = Vec::new();
+                batched.check(&claims, now, &mut got);
+                let want: Vec<Outcome> = claims.iter().map(|c| {
+                    match single.try_consume(c.key, c.expires_at, c.line, now) {
+                        Ok(()) => Outcome::Fresh,
+                        Err(by) => Outcome::Consumed(by),
+                    }
+                }).collect();
+                proptest::prop_assert_eq!(got, want);
+            }
+        }
+    }
+
     #[test]
     fn reserved_room_holds_the_keys_without_growing() {
         let mut store = ReplayStore::new();
         store.reserve(20_000);
-        let room = store.entries.capacity();
+        let capacity =
+            |store: &ReplayStore| -> usize { store.shards.iter().map(DigestTable::capacity).sum() };
+        let room = capacity(&store);
         assert!(room >= 20_000, "{room}");
         for i in 0..20_000 {
             assert_eq!(
@@ -396,7 +458,7 @@ mod tests {
                 Ok(())
             );
         }
-        assert_eq!(store.entries.capacity(), room, "the table grew after all");
+        assert_eq!(capacity(&store), room, "the table grew after all");
         assert_eq!(store.len(), 20_000);
         assert_eq!(
             store.try_consume("jwt:a:7", 100, 99_999, 50),
@@ -408,12 +470,12 @@ mod tests {
     fn state_round_trips_and_drops_expired() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("state.jsonl");
-        let store = ReplayStore::new();
+        let mut store = ReplayStore::new();
         store.try_consume("jwt:a:1", 100, 1, 0).unwrap();
         store.try_consume("join_token:t", NEVER, 2, 0).unwrap();
         store.try_consume("x509pop:old", 10, 3, 0).unwrap();
         store.save(&path, 50).unwrap();
-        let loaded = ReplayStore::load(&path, 60).unwrap();
+        let mut loaded = ReplayStore::load(&path, 60).unwrap();
         assert_eq!(loaded.len(), 2);
         assert_eq!(
             loaded.try_consume("jwt:a:1", 100, 9, 60),
@@ -427,7 +489,7 @@ mod tests {
     fn corrupt_or_truncated_state_is_an_error() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("state.jsonl");
-        let store = ReplayStore::new();
+        let mut store = ReplayStore::new();
         store.try_consume("jwt:a:1", 100, 1, 0).unwrap();
         store.try_consume("jwt:a:2", 100, 2, 0).unwrap();
         store.save(&path, 0).unwrap();
