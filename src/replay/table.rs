@@ -12,8 +12,8 @@
 //!
 //! Slots are never emptied (an expired entry is overwritten only by its own key, as before), so
 //! probing needs no tombstones: a probe ends at its key or at the first empty slot. The slot of a
-//! digest comes from a keyed hash of it (foldhash, seeded at random per table), so keys ground to share their
-//! slots cannot pile up into long probes.
+//! digest comes from a keyed hash of it (foldhash, seeded at random per table), so keys ground to
+//! share their slots cannot pile up into long probes.
 
 use std::hash::BuildHasher;
 
