@@ -9,8 +9,8 @@
 //!
 //! Within one run the ordered writer is the store's only caller, which is what makes "first
 //! record in input order wins" hold at any thread count; it checks the keys of a batch of
-//! chunks together, which lets the table overlap its cache misses ([`table`]). Runs that share
-//! single use go through Redis instead ([`redis`]).
+//! chunks together, which lets the table overlap its cache misses (`replay/table.rs`). Runs
+//! that share single use go through Redis instead ([`redis`]).
 //!
 //! State file: JSON Lines. The first line is a header with the entry count, so a truncated file
 //! is detected; each following line is `{"key":"<32 hex digits>","expires_at":..}`, sorted by
