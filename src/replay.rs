@@ -125,7 +125,7 @@ impl Entry {
 pub struct ReplayStore {
     /// The digests, spread over [`SHARDS`] tables by their first byte, so that a table growing
     /// holds its old slots beside its new ones for a sixteenth of the keys, not all of them.
-    shards: Vec<DigestTable>,
+    shards: Box<[DigestTable; SHARDS]>,
     /// The digests of the batch being checked (kept for its allocation).
     digests: Vec<KeyDigest>,
 }
@@ -139,7 +139,7 @@ const SHARDS: usize = 16;
 impl Default for ReplayStore {
     fn default() -> ReplayStore {
         ReplayStore {
-            shards: (0..SHARDS).map(|_| DigestTable::default()).collect(),
+            shards: Box::new(std::array::from_fn(|_| DigestTable::default())),
             digests: Vec::new(),
         }
     }
@@ -244,15 +244,14 @@ impl ReplayStore {
     /// keys spread unevenly).
     fn reserve_exactly(&mut self, keys: usize) {
         let per_shard = keys.div_ceil(SHARDS) + keys.div_ceil(SHARDS * 8);
-        for shard in &mut self.shards {
+        for shard in self.shards.iter_mut() {
             shard.reserve(per_shard);
         }
     }
 
     fn shard(&mut self, digest: &KeyDigest) -> &mut DigestTable {
-        let at = usize::from(digest[0]) % SHARDS;
-        // `shards` has SHARDS tables; indexing cannot fail.
-        &mut self.shards[at]
+        // An index below SHARDS into an array of SHARDS: cannot fail.
+        &mut self.shards[usize::from(digest[0]) % SHARDS]
     }
 
     /// The number of entries.
