@@ -171,7 +171,9 @@ pub struct JwtLimits {
 }
 
 impl JwtVerifier {
-    /// Builds the lookup tables. `kid`s must be unique across issuers, and `issuer` values too.
+    /// Builds the lookup tables, and has each issuer's agent path template render the fields
+    /// that are the same for all its tokens once, here. `kid`s must be unique across issuers,
+    /// and `issuer` values too.
     pub fn new(mut issuers: Vec<Issuer>) -> Result<JwtVerifier, String> {
         for issuer in &mut issuers {
             let template = issuer
