@@ -412,15 +412,20 @@ fn add_scalar_selector(name: &str, value: Json<'_, '_>, selectors: &mut Selector
 
 /// The value of template field `path` when it is the same for every token of `issuer` (the
 /// plugin and issuer names, the issuer URL), for [`crate::template::Template::with_constants`].
-/// Agrees with [`JwtFields`], which answers the same fields per record.
 pub(super) fn constant_field(issuer: &Issuer, path: &[Box<str>]) -> Option<String> {
     let [root] = path else {
         return None; // `.IssuerName.x` and the like fail at render, as they would unbound
     };
-    Some(match root.as_ref() {
-        "PluginName" => PLUGIN_NAME.to_owned(),
-        "IssuerName" => issuer.name.to_string(),
-        "Issuer" => issuer.issuer.to_string(),
+    issuer_field(issuer, root).map(str::to_owned)
+}
+
+/// The top-level template fields that are the same for every token of `issuer`: bound once at
+/// load ([`constant_field`]) and looked up per record ([`JwtFields`]) alike.
+fn issuer_field<'a>(issuer: &'a Issuer, root: &str) -> Option<&'a str> {
+    Some(match root {
+        "PluginName" => PLUGIN_NAME,
+        "IssuerName" => &issuer.name,
+        "Issuer" => &issuer.issuer,
         _ => return None,
     })
 }
@@ -448,10 +453,10 @@ impl Fields for JwtFields<'_, '_, '_> {
             out.push_str(value);
             Ok(())
         };
+        if let Some(value) = issuer_field(self.issuer, &path[0]) {
+            return scalar(value, out);
+        }
         match path[0].as_ref() {
-            "PluginName" => scalar(PLUGIN_NAME, out),
-            "IssuerName" => scalar(&self.issuer.name, out),
-            "Issuer" => scalar(&self.issuer.issuer, out),
             "TrustDomain" => scalar(self.trust_domain, out),
             "Subject" => match self.subject {
                 Some(sub) => scalar(sub, out),
@@ -485,6 +490,7 @@ impl Fields for JwtFields<'_, '_, '_> {
 mod tests {
     use super::*;
     use crate::json::JsonBuffers;
+    use crate::jwt::{DEFAULT_TEMPLATE, TEMPLATE_ROOTS};
     use crate::template::{Fields, Template};
 
     /// Every field bound at load (`constant_field`) is what the per-record lookup would give.
@@ -501,11 +507,7 @@ mod tests {
             required_claims: vec![],
             selector_claims: SelectorClaims::All,
             claim_rules: vec![],
-            template: Template::compile(
-                super::super::DEFAULT_TEMPLATE,
-                super::super::TEMPLATE_ROOTS,
-            )
-            .unwrap(),
+            template: Template::compile(DEFAULT_TEMPLATE, TEMPLATE_ROOTS).unwrap(),
             keys: vec![],
         };
         let mut text = br#"{"sub":"n1","PluginName":"claim"}"#.to_vec();
@@ -518,7 +520,7 @@ mod tests {
             claims: Json::root(&tape),
         };
         let mut bound = 0;
-        for root in super::super::TEMPLATE_ROOTS {
+        for root in TEMPLATE_ROOTS {
             for path in [vec![Box::from(*root)], vec![Box::from(*root), "x".into()]] {
                 let Some(constant) = constant_field(&issuer, &path) else {
                     continue;
