@@ -221,14 +221,10 @@ impl ReplayStore {
         fresh: Entry,
         now: i64,
     ) -> Result<(), ConsumedBy> {
-        let shard = self.shard(digest);
-        match shard.get(digest) {
-            Some(held) if held.expires_at >= now => Err(held.by()),
-            _ => {
-                shard.insert(digest, fresh);
-                Ok(())
-            }
-        }
+        // A key held and not yet expired stays consumed; otherwise it is (again) free.
+        self.shard(digest)
+            .insert_unless(digest, fresh, |held| held.expires_at >= now)
+            .map_err(Entry::by)
     }
 
     /// Makes room for about `keys` more keys at once (at most `MAX_RESERVED_KEYS`, 2 Mi). Grown

@@ -91,6 +91,7 @@ impl DigestTable {
     }
 
     /// The entry of `digest`, if held.
+    #[cfg(test)]
     pub fn get(&self, digest: &KeyDigest) -> Option<Entry> {
         let at = self.find(digest)?;
         let slot = self.slots.get(at)?;
@@ -102,17 +103,36 @@ impl DigestTable {
 
     /// Stores `entry` for `digest`, replacing the entry it had.
     pub fn insert(&mut self, digest: &KeyDigest, entry: Entry) {
+        let _ = self.insert_unless(digest, entry, |_| false);
+    }
+
+    /// Stores `entry` for `digest` unless `keep` says the entry already held must stay, in which
+    /// case that entry is returned and nothing changes: one probe both reads and writes.
+    pub fn insert_unless(
+        &mut self,
+        digest: &KeyDigest,
+        entry: Entry,
+        keep: impl FnOnce(Entry) -> bool,
+    ) -> Result<(), Entry> {
         if self.len >= self.capacity() {
             self.reserve(1);
         }
         let Some(at) = self.find(digest) else {
-            return; // not reached: the table always has a free slot
+            return Ok(()); // not reached: the table always has a free slot
         };
         let Some(slot) = self.slots.get_mut(at) else {
-            return;
+            return Ok(());
         };
         if slot.line == EMPTY {
             self.len += 1;
+        } else {
+            let held = Entry {
+                expires_at: slot.expires_at,
+                line: slot.line,
+            };
+            if keep(held) {
+                return Err(held);
+            }
         }
         // An entry's line is never EMPTY: a line number that large cannot be read.
         *slot = Slot {
@@ -120,6 +140,7 @@ impl DigestTable {
             expires_at: entry.expires_at,
             line: entry.line.min(EMPTY - 1),
         };
+        Ok(())
     }
 
     /// Every digest held, with its entry, in no particular order.
@@ -206,12 +227,12 @@ mod tests {
     }
 
     proptest! {
-        /// Any sequence of inserts, lookups and touches on a table (grown from nothing, or given
-        /// room first) agrees with a HashMap; digests from a small set, so keys repeat. The all-zero
-        /// digest and the largest line are included.
+        /// Any sequence of inserts, conditional inserts, lookups and touches on a table (grown
+        /// from nothing, or given room first) agrees with a HashMap; digests from a small set, so
+        /// keys repeat. The all-zero digest and the largest line are included.
         #[test]
         fn behaves_as_a_map(
-            ops in proptest::collection::vec((0u8..40, 0u8..3, any::<i64>(), any::<u64>()), 0..400),
+            ops in proptest::collection::vec((0u8..40, 0u8..4, any::<i64>(), any::<u64>()), 0..400),
             room in proptest::option::of(0usize..300),
         ) {
             let mut table = DigestTable::default();
@@ -223,13 +244,25 @@ mod tests {
                 let mut digest = [0u8; 16];
                 digest[0] = key / 2;
                 digest[15] = key % 2;
+                let line = line.min(EMPTY - 1);
                 match op {
                     0 => {
-                        let line = line.min(EMPTY - 1);
                         table.insert(&digest, Entry { expires_at, line });
                         model.insert(digest, Entry { expires_at, line });
                     }
                     1 => table.touch(&digest),
+                    2 => {
+                        // Keep what is held when it expires later than the newcomer.
+                        let keep = |held: Entry| held.expires_at > expires_at;
+                        let want = match model.get(&digest) {
+                            Some(&held) if keep(held) => Err(held),
+                            _ => {
+                                model.insert(digest, Entry { expires_at, line });
+                                Ok(())
+                            }
+                        };
+                        prop_assert_eq!(table.insert_unless(&digest, Entry { expires_at, line }, keep), want);
+                    }
                     _ => prop_assert_eq!(table.get(&digest), model.get(&digest).copied()),
                 }
                 prop_assert_eq!(table.len(), model.len());
