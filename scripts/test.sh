@@ -23,3 +23,7 @@ done
 redis-cli -p "$redis_port" ping >/dev/null
 export FLEET_ATTEST_TEST_REDIS="redis://127.0.0.1:$redis_port"
 cargo test "$@"
+# SPIRE v1.13.3's own code judges the same evidence (conformance/spire, a Go module): its
+# x509pop plugin and join-token attestation against `fleet-attest verify`.
+cargo build "$@"
+(cd conformance/spire && FLEET_ATTEST_BIN="$PWD/../../target/debug/fleet-attest" go test -count=1 ./...)

@@ -364,7 +364,7 @@ fn prepare_x509pop(records: &[String]) -> Result<Vec<PreparedPop>, Failure> {
             let r = &v["response"]["ecdsa_signature"];
             let n = decode(&r["nonce"]).ok_or_else(|| bad("nonce"))?;
             let digest = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, &[c, n].concat());
-            let proof = crate::x509pop::ecdsa_der(
+            let proof = crate::x509::signature::ecdsa_der(
                 &decode(&r["r"]).ok_or_else(|| bad("r"))?,
                 &decode(&r["s"]).ok_or_else(|| bad("s"))?,
             )

@@ -40,6 +40,10 @@ struct VerifyArgs {
     /// The TOML configuration.
     #[arg(long, value_name = "FILE")]
     config: PathBuf,
+    /// The SPIRE server's own trust bundle (PEM, as `spire-server bundle show` prints it), for
+    /// x509pop `mode = "spiffe"`.
+    #[arg(long, value_name = "FILE")]
+    spire_bundle: Option<PathBuf>,
     /// Evidence records, one per line (`-` for stdin).
     #[arg(long, value_name = "FILE|-")]
     input: PathBuf,
@@ -153,7 +157,11 @@ fn verify(args: VerifyArgs) -> Result<(), Failure> {
         ));
     }
 
-    let verifier = crate::config::load(&args.config).map_err(Failure::fatal)?;
+    let load = crate::config::LoadOptions {
+        spire_bundle: args.spire_bundle.clone(),
+        ..Default::default()
+    };
+    let verifier = crate::config::load_with(&args.config, &load).map_err(Failure::fatal)?;
     let input = Input::open(&args.input)
         .map_err(|err| Failure::fatal(format!("{}: {err}", args.input.display())))?;
     let shard = args.shard.unwrap_or(Shard::ALL);

@@ -15,7 +15,7 @@ use crate::keys::{load_jwks, Alg, JwksPolicy};
 use crate::selectors::AliasIndex;
 use crate::template::{is_valid_spiffe_path, Template};
 use crate::verifier::{Limits, Verifier};
-use crate::x509pop::{self, ChainCache, X509Pop};
+use crate::x509pop::{self, ChainCache, Mode, X509Pop};
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -98,22 +98,18 @@ struct RawRule {
     regex: Option<String>,
 }
 
+/// `[x509pop]`: the keys of SPIRE's x509pop server plugin, with SPIRE's meaning.
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct RawX509pop {
+    mode: Option<String>,
+    spiffe_prefix: Option<String>,
+    ca_bundle_path: Option<PathBuf>,
+    #[serde(default)]
     ca_bundle_paths: Vec<PathBuf>,
     agent_path_template: Option<String>,
-    #[serde(default = "default_max_intermediates")]
-    max_intermediates: usize,
-    #[serde(default = "default_max_rsa_key_size")]
-    max_rsa_key_size: usize,
-}
-
-fn default_max_intermediates() -> usize {
-    x509pop::DEFAULT_MAX_INTERMEDIATES
-}
-fn default_max_rsa_key_size() -> usize {
-    x509pop::DEFAULT_MAX_RSA_KEY_SIZE
+    max_intermediates: Option<i64>,
+    max_rsa_key_size: Option<i64>,
 }
 
 #[derive(Deserialize)]
@@ -132,20 +128,35 @@ struct RawAlias {
 /// Largest leeway accepted: a day. More would make `exp` meaningless.
 const MAX_LEEWAY_SECONDS: i64 = 86_400;
 
+/// What a configuration is loaded with besides its text.
+#[derive(Clone, Debug, Default)]
+pub struct LoadOptions {
+    /// The SPIRE server's own trust bundle (PEM), for x509pop `mode = "spiffe"`
+    /// (`--spire-bundle`).
+    pub spire_bundle: Option<PathBuf>,
+    /// Turn x509pop's caches off (tests and benchmarks compare both).
+    pub no_chain_cache: bool,
+}
+
 /// Loads and validates a configuration file.
 pub fn load(path: &Path) -> Result<Verifier, String> {
+    load_with(path, &LoadOptions::default())
+}
+
+/// [`load`] with options.
+pub fn load_with(path: &Path, options: &LoadOptions) -> Result<Verifier, String> {
     let text = fs::read_to_string(path).map_err(|err| format!("{}: {err}", path.display()))?;
     let base = path.parent().unwrap_or(Path::new("."));
-    from_str(&text, base).map_err(|err| format!("{}: {err}", path.display()))
+    from_str_with(&text, base, options).map_err(|err| format!("{}: {err}", path.display()))
 }
 
 /// Builds a verifier from TOML text; relative paths resolve against `base`.
 pub fn from_str(text: &str, base: &Path) -> Result<Verifier, String> {
-    from_str_with(text, base, ChainCache::On)
+    from_str_with(text, base, &LoadOptions::default())
 }
 
-/// [`from_str`] with a choice of x509pop chain caching (tests compare both).
-pub fn from_str_with(text: &str, base: &Path, cache: ChainCache) -> Result<Verifier, String> {
+/// [`from_str`] with options.
+pub fn from_str_with(text: &str, base: &Path, options: &LoadOptions) -> Result<Verifier, String> {
     let raw: RawConfig = toml::from_str(text).map_err(|err| {
         let line = err
             .span()
@@ -195,7 +206,7 @@ pub fn from_str_with(text: &str, base: &Path, cache: ChainCache) -> Result<Verif
 
     let x509pop = raw
         .x509pop
-        .map(|section| build_x509pop(section, base, cache))
+        .map(|section| build_x509pop(section, base, options))
         .transpose()?;
 
     let join_tokens = match raw.join_token {
@@ -211,15 +222,22 @@ pub fn from_str_with(text: &str, base: &Path, cache: ChainCache) -> Result<Verif
         }
     };
 
-    let id_prefix = format!("spiffe://{td}/");
+    let id_prefix = format!("spiffe://{td}");
     let mut aliases = Vec::with_capacity(raw.node_alias.len());
     for (n, alias) in raw.node_alias.into_iter().enumerate() {
-        let path = alias
-            .spiffe_id
-            .strip_prefix(&id_prefix[..id_prefix.len() - 1]);
-        if !path.is_some_and(is_valid_spiffe_path) {
+        let path = alias.spiffe_id.strip_prefix(&id_prefix);
+        if !path.is_some_and(|p| p.starts_with('/') && is_valid_spiffe_path(p)) {
             return Err(format!(
                 "node_alias[{n}].spiffe_id {:?} is not a SPIFFE ID in trust domain {td}",
+                alias.spiffe_id
+            ));
+        }
+        // As SPIRE's entry API: a registration entry's ID is a workload's, outside the
+        // reserved /spire namespace.
+        if path.is_some_and(|p| p == "/spire" || p.starts_with("/spire/")) {
+            return Err(format!(
+                "node_alias[{n}].spiffe_id {:?} is in the reserved namespace /spire (SPIRE refuses \
+                 entries there)",
                 alias.spiffe_id
             ));
         }
@@ -238,27 +256,115 @@ pub fn from_str_with(text: &str, base: &Path, cache: ChainCache) -> Result<Verif
     })
 }
 
-fn build_x509pop(raw: RawX509pop, base: &Path, cache: ChainCache) -> Result<X509Pop, String> {
-    if raw.max_rsa_key_size == 0 {
-        return Err("x509pop.max_rsa_key_size must be greater than 0".into());
-    }
-    let paths: Vec<PathBuf> = raw.ca_bundle_paths.iter().map(|p| base.join(p)).collect();
-    let paths: Vec<&Path> = paths.iter().map(PathBuf::as_path).collect();
-    let template = Template::compile(
-        raw.agent_path_template
-            .as_deref()
-            .unwrap_or(x509pop::DEFAULT_TEMPLATE),
-        x509pop::TEMPLATE_ROOTS,
-    )
-    .map_err(|err| format!("x509pop.agent_path_template: {err}"))?;
-    X509Pop::new(
-        &paths,
+/// The `[x509pop]` section, checked as SPIRE v1.13.4+ checks `plugin_data` (every error SPIRE
+/// reports is an error here, with SPIRE's reason).
+fn build_x509pop(raw: RawX509pop, base: &Path, options: &LoadOptions) -> Result<X509Pop, String> {
+    let mode = raw.mode.as_deref().unwrap_or("");
+    let spiffe = match mode {
+        "" | "external_pki" => false,
+        "spiffe" => true,
+        other => {
+            return Err(format!(
+                "x509pop.mode {other:?}: mode can only be either spiffe or external_pki"
+            ))
+        }
+    };
+    let has_paths = raw.ca_bundle_path.is_some() || !raw.ca_bundle_paths.is_empty();
+    let roots = if spiffe {
+        if has_paths {
+            return Err(
+                "x509pop: you can not use ca_bundle_path or ca_bundle_paths in spiffe mode \
+                        (the trust bundle is the server's own: --spire-bundle FILE)"
+                    .into(),
+            );
+        }
+        let path = options.spire_bundle.as_ref().ok_or(
+            "x509pop.mode = \"spiffe\" verifies leaves against the SPIRE server's own bundle: \
+             give it with --spire-bundle FILE (the PEM of `spire-server bundle show`)",
+        )?;
+        x509pop::bundle::load(path)
+            .map_err(|err| format!("--spire-bundle {}: {err}", path.display()))?
+    } else {
+        let paths: Vec<(&str, &PathBuf)> = match (&raw.ca_bundle_path, raw.ca_bundle_paths.as_slice()) {
+            (Some(_), [_, ..]) => {
+                return Err(
+                    "x509pop: only one of ca_bundle_path or ca_bundle_paths can be configured, not both"
+                        .into(),
+                )
+            }
+            (Some(one), []) => vec![("ca_bundle_path", one)],
+            (None, []) => {
+                return Err("x509pop: one of ca_bundle_path or ca_bundle_paths must be configured".into())
+            }
+            (None, many) => many.iter().map(|p| ("ca_bundle_paths", p)).collect(),
+        };
+        let mut roots = Vec::new();
+        for (key, path) in paths {
+            let full = base.join(path);
+            let certs = x509pop::bundle::load(&full).map_err(|err| {
+                format!(
+                    "x509pop.{key}: unable to load trust bundle {}: {err}",
+                    full.display()
+                )
+            })?;
+            roots.extend(certs);
+        }
+        roots
+    };
+    let limit = |key: &str, value: Option<i64>, default: usize| -> Result<usize, String> {
+        match value {
+            None => Ok(default),
+            Some(v) if v <= 0 => Err(format!("x509pop.{key} must be greater than 0 (it is {v})")),
+            Some(v) => Ok(usize::try_from(v).unwrap_or(usize::MAX)),
+        }
+    };
+    let max_intermediates = limit(
+        "max_intermediates",
         raw.max_intermediates,
+        x509pop::DEFAULT_MAX_INTERMEDIATES,
+    )?;
+    let max_rsa_key_size = limit(
+        "max_rsa_key_size",
         raw.max_rsa_key_size,
+        x509pop::DEFAULT_MAX_RSA_KEY_SIZE,
+    )?;
+    let default_template = if spiffe {
+        x509pop::DEFAULT_SPIFFE_TEMPLATE
+    } else {
+        x509pop::DEFAULT_TEMPLATE
+    };
+    // As SPIRE: an empty template is no template.
+    let template_text = raw
+        .agent_path_template
+        .as_deref()
+        .filter(|t| !t.is_empty())
+        .unwrap_or(default_template);
+    let template = Template::compile(template_text, x509pop::TEMPLATE_ROOTS)
+        .map_err(|err| format!("x509pop.agent_path_template: failed to parse agent svid template {template_text:?}: {err}"))?;
+    let mode = if spiffe {
+        let mut prefix = raw
+            .spiffe_prefix
+            .unwrap_or_else(|| x509pop::DEFAULT_SPIFFE_PREFIX.into());
+        if !prefix.ends_with('/') {
+            prefix.push('/');
+        }
+        Mode::Spiffe { prefix }
+    } else {
+        Mode::ExternalPki
+    };
+    let cache = if options.no_chain_cache {
+        ChainCache::Off
+    } else {
+        ChainCache::On
+    };
+    Ok(X509Pop::new(
+        mode,
+        roots,
+        max_intermediates,
+        max_rsa_key_size,
         template,
         cache,
-    )
-    .map_err(|err| format!("x509pop.ca_bundle_paths: {err}"))
+    ))
 }
 
 fn build_issuer(raw: RawIssuer, base: &Path) -> Result<Issuer, String> {

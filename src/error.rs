@@ -220,6 +220,15 @@ pub enum Rejection {
         /// Why path validation failed.
         reason: String,
     },
+    /// SPIFFE mode: the leaf has no `spiffe://` URI SAN.
+    NotAnSvid,
+    /// SPIFFE mode: the leaf's SPIFFE ID path is not under `spiffe_prefix`.
+    SvidPrefixMismatch {
+        /// The leaf's escaped SPIFFE ID path.
+        path: String,
+        /// The prefix required.
+        prefix: String,
+    },
     /// The leaf lacks the digitalSignature key usage.
     BadKeyUsage {
         /// What is wrong.
@@ -237,6 +246,11 @@ pub enum Rejection {
     },
     /// A join token not in `tokens_path`.
     UnknownToken,
+    /// A join token that cannot be a SPIFFE ID path segment (SPIRE fails to make its agent ID).
+    InvalidToken {
+        /// Why.
+        reason: String,
+    },
     /// A join token past its expiry.
     TokenExpired {
         /// Its expiry.
@@ -261,6 +275,11 @@ pub enum Rejection {
     /// The agent path template failed to render a valid SPIFFE path.
     TemplateError {
         /// What is wrong.
+        reason: String,
+    },
+    /// A selector SPIRE could not store (not UTF-8).
+    InvalidSelector {
+        /// Which selector, and why.
         reason: String,
     },
     /// More selectors than `limits.max_selectors`.
@@ -299,11 +318,15 @@ impl Rejection {
             | TooManyIntermediates { .. }
             | KeyTooLarge { .. }
             | UntrustedChain { .. }
+            | NotAnSvid
+            | SvidPrefixMismatch { .. }
             | BadKeyUsage { .. } => Stage::Chain,
             MalformedChallenge { .. } | BadProof { .. } => Stage::Pop,
-            UnknownToken | TokenExpired { .. } => Stage::JoinToken,
+            UnknownToken | InvalidToken { .. } | TokenExpired { .. } => Stage::JoinToken,
             Replayed { .. } | StoreUnavailable { .. } => Stage::Replay,
-            TemplateError { .. } | TooManySelectors { .. } => Stage::Policy,
+            TemplateError { .. } | InvalidSelector { .. } | TooManySelectors { .. } => {
+                Stage::Policy
+            }
         }
     }
 
@@ -334,16 +357,29 @@ impl Rejection {
             TooManyIntermediates { .. } => "too_many_intermediates",
             KeyTooLarge { .. } => "key_too_large",
             UntrustedChain { .. } => "untrusted_chain",
+            NotAnSvid => "not_an_svid",
+            SvidPrefixMismatch { .. } => "svid_prefix_mismatch",
             BadKeyUsage { .. } => "bad_key_usage",
             MalformedChallenge { .. } => "malformed_challenge",
             BadProof { .. } => "bad_proof",
             UnknownToken => "unknown_token",
+            InvalidToken { .. } => "invalid_token",
             TokenExpired { .. } => "token_expired",
             Replayed { .. } => "replayed",
             StoreUnavailable { .. } => "store_unavailable",
             TemplateError { .. } => "template_error",
+            InvalidSelector { .. } => "invalid_selector",
             TooManySelectors { .. } => "too_many_selectors",
         }
+    }
+
+    /// True for the join-token rejections SPIRE makes after it has deleted the token: the
+    /// token is consumed although nothing attested.
+    pub fn consumes_join_token(&self) -> bool {
+        matches!(
+            self,
+            Rejection::TokenExpired { .. } | Rejection::InvalidToken { .. }
+        )
     }
 
     /// The message a person reads: what failed and, where it helps, what was expected.
@@ -416,10 +452,23 @@ impl fmt::Display for Rejection {
                 "{which} has a {bits}-bit RSA key, over max_rsa_key_size = {max}"
             ),
             UntrustedChain { reason } => write!(f, "chain is not trusted: {reason}"),
+            NotAnSvid => write!(
+                f,
+                "valid SVID x509 cert not found: the leaf has no spiffe:// URI SAN (mode = \"spiffe\")"
+            ),
+            SvidPrefixMismatch { path, prefix } => write!(
+                f,
+                "x509 cert doesn't match SVID prefix: path {:?} is not under spiffe_prefix {prefix:?}",
+                clip(path)
+            ),
             BadKeyUsage { reason } => write!(f, "leaf key usage: {reason}"),
             MalformedChallenge { reason } => write!(f, "challenge is malformed: {reason}"),
             BadProof { reason } => write!(f, "proof of possession fails: {reason}"),
             UnknownToken => write!(f, "join token is not in tokens_path"),
+            InvalidToken { reason } => write!(
+                f,
+                "failed to create join token ID: {reason} (SPIRE consumes the token all the same)"
+            ),
             TokenExpired { expires_at, now } => write!(
                 f,
                 "join token expired at {}, before now {}",
@@ -448,6 +497,7 @@ impl fmt::Display for Rejection {
                  attested, rerun with --resume"
             ),
             TemplateError { reason } => write!(f, "agent path template: {reason}"),
+            InvalidSelector { reason } => write!(f, "selector refused: {reason}"),
             TooManySelectors { count, max } => {
                 write!(f, "{count} selectors, over limits.max_selectors = {max}")
             }

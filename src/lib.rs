@@ -7,7 +7,7 @@
 //! | input | [`input`], [`record`] | chunks of lines (mmap or stdin); the record envelope |
 //! | keys/trust | [`keys`], [`config`] | JWK Sets parsed once, each key bound to one [`keys::Alg`]; the TOML config compiled into a [`verifier::Verifier`] |
 //! | jwt | [`jwt`] | compact JWS, key selection, signature, claims |
-//! | x509pop | [`x509pop`] | SPIRE's proof-of-possession transcripts |
+//! | x509pop | [`x509pop`], [`x509`] | SPIRE's proof-of-possession transcripts; X.509 parsed and verified as Go's `crypto/x509` does it |
 //! | join_token | [`join_token`] | single-use join tokens |
 //! | replay | [`replay`], [`shard`] | consumed single-use keys: in memory with its state file, or in Redis; `--shard K/N` |
 //! | selectors/aliases | [`selectors`] | sorted selector sets, node alias index |
@@ -42,4 +42,5 @@ pub mod sink;
 pub mod template;
 pub mod time;
 pub mod verifier;
+pub mod x509;
 pub mod x509pop;

@@ -152,7 +152,7 @@ fn judge_chunk(
                 let start = buf.len();
                 let judged = verifier.finish(line, staged, options.now, scratch, buf);
                 let key_start = keys.len();
-                if let Verdict::Attested(Some(_)) = judged.verdict {
+                if judged.verdict.claims().is_some() {
                     keys.push_str(&scratch.replay_key);
                 }
                 records.push(RecordMeta {
@@ -332,7 +332,7 @@ impl<W: Write> OrderedWriter<'_, W> {
         let claims = first
             .iter()
             .flat_map(|chunk| &chunk.out.records)
-            .filter(|record| matches!(record.verdict, Verdict::Attested(Some(_))))
+            .filter(|record| record.verdict.claims().is_some())
             .count() as u64;
         if bytes > 0 && claims > 0 {
             let estimate = u128::from(total) * u128::from(claims) / u128::from(bytes);
@@ -348,18 +348,13 @@ impl<W: Write> OrderedWriter<'_, W> {
         let claims: Vec<Claim<'_>> = chunks
             .iter()
             .flat_map(|chunk| {
-                chunk
-                    .out
-                    .records
-                    .iter()
-                    .filter_map(move |record| match record.verdict {
-                        Verdict::Attested(Some(expires_at)) => Some(Claim {
-                            key: &chunk.out.keys[record.key.clone()],
-                            expires_at,
-                            line: record.line,
-                        }),
-                        _ => None,
+                chunk.out.records.iter().filter_map(move |record| {
+                    record.verdict.claims().map(|expires_at| Claim {
+                        key: &chunk.out.keys[record.key.clone()],
+                        expires_at,
+                        line: record.line,
                     })
+                })
             })
             .collect();
         self.outcomes.clear();
@@ -384,15 +379,28 @@ impl<W: Write> OrderedWriter<'_, W> {
         for record in &chunk.out.records {
             self.stats.records += 1;
             let write = self.stats.records > self.skip;
-            let outcome = match record.verdict {
+            let outcome = match record.verdict.claims() {
                 // A missing outcome cannot happen (one per claim); never attest without one.
-                Verdict::Attested(Some(_)) => *outcomes.next().unwrap_or(&Outcome::Unavailable),
-                _ => Outcome::Fresh,
+                Some(_) => *outcomes.next().unwrap_or(&Outcome::Unavailable),
+                None => Outcome::Fresh,
             };
             let rejection = match (record.verdict, outcome) {
-                (Verdict::Rejected(code), _) => {
+                (Verdict::Rejected(code), _)
+                | (Verdict::RejectedConsuming(code, _), Outcome::Fresh) => {
                     self.count_rejection(code);
                     None
+                }
+                (Verdict::RejectedConsuming(..), Outcome::Consumed(by)) => {
+                    Some(Rejection::Replayed {
+                        what: describe_key(&chunk.out.keys[record.key.clone()]),
+                        by,
+                    })
+                }
+                (Verdict::RejectedConsuming(..), Outcome::Unavailable) => {
+                    Some(Rejection::StoreUnavailable {
+                        what: describe_key(&chunk.out.keys[record.key.clone()]),
+                        store: self.store.address().to_owned(),
+                    })
                 }
                 (Verdict::Attested(_), Outcome::Fresh) => {
                     self.stats.attested += 1;

@@ -122,10 +122,27 @@ impl AliasIndex {
             if distinct.is_empty() {
                 return Err(format!("node_alias[{n}] ({id}): selectors is empty"));
             }
-            if let Some(bad) = distinct.iter().find(|s| !s.contains(':')) {
-                return Err(format!(
-                    "node_alias[{n}] ({id}): selector {bad:?} is not type:value"
-                ));
+            // SPIRE's entry API (SelectorsFromProto): a type, then ':', then a value, both
+            // non-empty (the type cannot hold ':', as it ends at the first one).
+            for selector in &distinct {
+                match selector.split_once(':') {
+                    None => {
+                        return Err(format!(
+                            "node_alias[{n}] ({id}): selector {selector:?} is not type:value"
+                        ))
+                    }
+                    Some(("", _)) => {
+                        return Err(format!(
+                            "node_alias[{n}] ({id}): selector {selector:?}: missing selector type"
+                        ))
+                    }
+                    Some((_, "")) => {
+                        return Err(format!(
+                            "node_alias[{n}] ({id}): selector {selector:?}: missing selector value"
+                        ))
+                    }
+                    Some(_) => {}
+                }
             }
             let entry = entries.len() as u32;
             let id = ids.binary_search_by(|probe| probe.as_ref().cmp(id.as_str()));

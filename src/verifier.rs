@@ -97,6 +97,21 @@ pub enum Verdict {
     Attested(Option<i64>),
     /// Rejected with this code.
     Rejected(&'static str),
+    /// Rejected with this code, and its single-use key consumed all the same (SPIRE deletes a
+    /// join token before it checks the token's expiry and ID): a later record with the key
+    /// is a replay.
+    RejectedConsuming(&'static str, i64),
+}
+
+impl Verdict {
+    /// The expiry of the single-use key the record consumes, if it consumes one.
+    pub fn claims(self) -> Option<i64> {
+        match self {
+            Verdict::Attested(expiry) => expiry,
+            Verdict::RejectedConsuming(_, expiry) => Some(expiry),
+            Verdict::Rejected(_) => None,
+        }
+    }
 }
 
 /// Where the verdict part of a result line starts, to patch replays.
@@ -260,7 +275,11 @@ impl Verifier {
             }
             Err(rejection) => {
                 sink::write_rejected(out, &rejection);
-                Verdict::Rejected(rejection.code())
+                if rejection.consumes_join_token() {
+                    Verdict::RejectedConsuming(rejection.code(), NEVER)
+                } else {
+                    Verdict::Rejected(rejection.code())
+                }
             }
         };
         Judged {
@@ -300,14 +319,16 @@ impl Verifier {
                     .join_tokens
                     .as_ref()
                     .ok_or_else(|| self.not_enabled("join_token"))?;
+                // The key is set first: an expired token or one that makes no agent ID is
+                // consumed too (see Verdict::RejectedConsuming).
+                scratch.replay_key.clear();
+                scratch.replay_key.push_str("join_token:");
+                scratch.replay_key.push_str(&token);
                 tokens.check(&token, now)?;
                 scratch.selectors.clear();
                 scratch.agent_path.clear();
                 scratch.agent_path.push_str("/join_token/");
                 scratch.agent_path.push_str(&token);
-                scratch.replay_key.clear();
-                scratch.replay_key.push_str("join_token:");
-                scratch.replay_key.push_str(&token);
                 Ok(Some(NEVER))
             }
             Evidence::X509Pop {
