@@ -326,7 +326,6 @@ pub fn measure(args: &BenchArgs) -> Result<BenchResult, Failure> {
 
 /// Parses every record's certificates and proof, outside the timed part.
 fn prepare_x509pop(records: &[String]) -> Result<Vec<PreparedPop>, Failure> {
-    use x509_parser::prelude::{FromDer, X509Certificate};
     let std = base64::engine::general_purpose::STANDARD;
     let bad = |what: &str| Failure::fatal(format!("bench x509pop record: {what}"));
     let mut issuer_keys: Vec<(Vec<u8>, std::sync::Arc<signature::ParsedPublicKey>)> = Vec::new();
@@ -338,15 +337,19 @@ fn prepare_x509pop(records: &[String]) -> Result<Vec<PreparedPop>, Failure> {
             let decode = |v: &serde_json::Value| std.decode(v.as_str().unwrap_or_default()).ok();
             let leaf_der = decode(&certs[0]).ok_or_else(|| bad("leaf"))?;
             let int_der = decode(&certs[1]).ok_or_else(|| bad("intermediate"))?;
-            let (_, leaf) = X509Certificate::from_der(&leaf_der).map_err(|_| bad("leaf DER"))?;
-            let (_, int) = X509Certificate::from_der(&int_der).map_err(|_| bad("int DER"))?;
+            let leaf = crate::x509::parse(&leaf_der).map_err(|_| bad("leaf DER"))?;
+            let int = crate::x509::parse(&int_der).map_err(|_| bad("int DER"))?;
+            let point = |cert: &crate::x509::Certificate| match &cert.public_key {
+                crate::x509::cert::PublicKey::Ecdsa { point, .. } => Some(point.clone()),
+                _ => None,
+            };
             let issuer_key = match issuer_keys.iter().find(|(d, _)| *d == int_der) {
                 Some((_, key)) => key.clone(),
                 None => {
                     let key = std::sync::Arc::new(
                         signature::ParsedPublicKey::new(
                             &signature::ECDSA_P256_SHA256_ASN1,
-                            int.public_key().subject_public_key.data.as_ref(),
+                            &point(&int).ok_or_else(|| bad("intermediate key"))?,
                         )
                         .map_err(|_| bad("intermediate key"))?,
                     );
@@ -356,7 +359,7 @@ fn prepare_x509pop(records: &[String]) -> Result<Vec<PreparedPop>, Failure> {
             };
             let leaf_key = signature::ParsedPublicKey::new(
                 &signature::ECDSA_P256_SHA256_ASN1,
-                leaf.public_key().subject_public_key.data.as_ref(),
+                &point(&leaf).ok_or_else(|| bad("leaf key"))?,
             )
             .map_err(|_| bad("leaf key"))?;
             let c =
@@ -371,8 +374,8 @@ fn prepare_x509pop(records: &[String]) -> Result<Vec<PreparedPop>, Failure> {
             .ok_or_else(|| bad("r, s"))?;
             Ok(PreparedPop {
                 issuer_key,
-                tbs: leaf.tbs_certificate.as_ref().to_vec(),
-                cert_signature: leaf.signature_value.data.to_vec(),
+                tbs: leaf.raw_tbs().to_vec(),
+                cert_signature: leaf.signature.clone(),
                 leaf_key,
                 digest,
                 proof,
