@@ -1,7 +1,8 @@
 //! JWT node attestation: the attestor SPIRE never shipped (spiffe/spire#5647).
 //!
 //! Order of checks (SPEC §5), so that nothing from the payload is trusted before the signature:
-//! 1. size, structure, canonical base64url, protected header (`decode`);
+//! 1. size, structure, the protected header, a signature present, every part canonical
+//!    base64url (`decode`);
 //! 2. key selection: by `kid` when present (the payload is not even decoded yet); without a `kid`,
 //!    the unverified `iss` picks the issuer, which must have exactly one key for `alg`;
 //! 3. the signature (`signature`);
@@ -236,8 +237,9 @@ impl JwtVerifier {
             text,
         } = scratch;
         let (alg, kid) = headers.read(compact.header, header, json)?;
+        check_parts(&compact)?;
 
-        // Key selection. With a kid the payload stays untouched until the signature verifies.
+        // Key selection. With a kid the payload stays undecoded until the signature verifies.
         let (issuer, tape) = match kid {
             Some(kid) => {
                 let (i, k) = self.key_for_kid(kid, alg)?;
@@ -324,6 +326,7 @@ impl JwtVerifier {
             .headers
             .read(compact.header, &mut scratch.header, &mut scratch.json)
             .ok()?;
+        check_parts(&compact).ok()?;
         let (issuer, key) = self.key_for_kid(kid?, alg).ok()?;
         let start = signatures.len();
         jws::append_b64url(compact.signature, "signature", signatures).ok()?;
@@ -403,6 +406,14 @@ pub struct StagedJwt {
     payload: std::ops::Range<usize>,
     /// Where the decoded signature is in the batch's signature buffer.
     signature: std::ops::Range<usize>,
+}
+
+/// The checks on the other parts that come before any key is looked up: a signature is
+/// present, and the payload is canonical base64url (its decoding waits for the signature when
+/// a `kid` picks the key).
+fn check_parts(compact: &jws::Compact<'_>) -> Result<(), Rejection> {
+    jws::check_signature_present(compact)?;
+    jws::check_b64url(compact.payload, "payload")
 }
 
 fn check_size(token: &str, limits: JwtLimits) -> Result<(), Rejection> {
