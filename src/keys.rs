@@ -385,9 +385,11 @@ struct KeyTexts<'a> {
 /// A member name that appears twice in one object anywhere in `text`, if any (SPEC §5 refuses
 /// them in tokens; a key set is held to the same rule).
 fn duplicate_member(text: &str) -> Option<String> {
-    let mut bytes = text.as_bytes().to_vec();
+    let (mut first, mut second) = (Vec::new(), Vec::new());
     let mut buffers = JsonBuffers::default();
-    let tape = buffers.parse(&mut bytes).ok()?;
+    let tape = buffers
+        .parse_text(text.as_bytes(), &mut first, &mut second)
+        .ok()?;
     first_duplicate_key(&tape).map(str::to_owned)
 }
 

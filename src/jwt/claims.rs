@@ -127,15 +127,31 @@ impl<'t, 'i> Registered<'t, 'i> {
     }
 }
 
-/// Reads a NumericDate claim: absent is `None`, a non-number is invalid.
+/// The NumericDates accepted, in Unix seconds: the years RFC 3339 writes, 0000 to 9999 (the
+/// dates of messages and of `--now`). 0000-01-01T00:00:00Z up to, not including,
+/// 10000-01-01T00:00:00Z.
+const NUMERIC_DATES: std::ops::Range<f64> = -62_167_219_200.0..253_402_300_800.0;
+
+/// Reads a NumericDate claim: absent is `None`, a non-number is invalid, and so is a number
+/// beyond the dates [`NUMERIC_DATES`] holds.
 fn numeric_date(value: Option<Json<'_, '_>>, name: &str) -> Result<Option<f64>, Rejection> {
-    match value {
-        None => Ok(None),
-        Some(value) => value
-            .as_number()
-            .map(|n| Some(n.as_f64()))
-            .ok_or_else(|| invalid(format!("{name} is not a number (a NumericDate)"))),
+    let Some(value) = value else {
+        return Ok(None);
+    };
+    let number = value
+        .as_number()
+        .ok_or_else(|| invalid(format!("{name} is not a number (a NumericDate)")))?;
+    let seconds = number.as_f64();
+    if !NUMERIC_DATES.contains(&seconds) {
+        let mut written = String::new();
+        number.render(&mut written);
+        return Err(invalid(format!(
+            "{name} {} is beyond the dates a NumericDate may hold here (Unix seconds of the \
+             years 0000 to 9999)",
+            clip(&written)
+        )));
     }
+    Ok(Some(seconds))
 }
 
 fn string_claim<'i>(value: Option<Json<'_, 'i>>, name: &str) -> Result<Option<&'i str>, Rejection> {
@@ -510,9 +526,15 @@ mod tests {
             template: Template::compile(DEFAULT_TEMPLATE, TEMPLATE_ROOTS).unwrap(),
             keys: vec![],
         };
-        let mut text = br#"{"sub":"n1","PluginName":"claim"}"#.to_vec();
+        let (mut first, mut second) = (Vec::new(), Vec::new());
         let mut buffers = JsonBuffers::default();
-        let tape = buffers.parse(&mut text).unwrap();
+        let tape = buffers
+            .parse_text(
+                br#"{"sub":"n1","PluginName":"claim"}"#,
+                &mut first,
+                &mut second,
+            )
+            .unwrap();
         let fields = JwtFields {
             issuer: &issuer,
             subject: Some("n1"),

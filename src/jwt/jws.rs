@@ -121,16 +121,24 @@ pub struct Header<'h> {
     pub kid: Option<&'h str>,
 }
 
-/// Parses the decoded protected header (modified in place) and applies the header rules of
-/// SPEC §5. `jku`, `x5u`, `jwk` and `x5c` are ignored: keys come only from configuration.
+/// Decodes and parses the protected header (base64url `encoded`, into `buf`, or `spare` when
+/// it needs the exact reading) and applies the header rules of SPEC §5. `jku`, `x5u`, `jwk`
+/// and `x5c` are ignored: keys come only from configuration.
 pub fn parse_header<'h>(
-    bytes: &'h mut [u8],
+    encoded: &str,
+    buf: &'h mut Vec<u8>,
+    spare: &'h mut Vec<u8>,
     json: &mut JsonBuffers,
 ) -> Result<Header<'h>, Rejection> {
     let malformed = |reason: String| Rejection::MalformedToken { reason };
+    check_b64url(encoded, "header")?;
+    let fill = |out: &mut Vec<u8>| {
+        // Checked just above; an impossible failure leaves `out` empty, which is not JSON.
+        let _ = decode_b64url(encoded, "header", out);
+    };
     let tape = json
-        .parse(bytes)
-        .map_err(|err| malformed(format!("the header is not JSON: {err}")))?;
+        .parse(fill, buf, spare)
+        .map_err(|err| malformed(err.describe("header")))?;
     let root = Json::root(&tape);
     if root.kind() != Kind::Object {
         return Err(malformed("the header is not a JSON object".into()));
@@ -185,6 +193,7 @@ fn read_header_members<'h>(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 
     #[test]
     fn splits_three_parts_only() {
@@ -237,9 +246,11 @@ mod tests {
     }
 
     fn header(text: &str) -> Result<(Alg, Option<String>), Rejection> {
-        let mut bytes = text.as_bytes().to_vec();
+        let encoded = URL_SAFE_NO_PAD.encode(text);
+        let (mut buf, mut spare) = (Vec::new(), Vec::new());
         let mut json = JsonBuffers::default();
-        parse_header(&mut bytes, &mut json).map(|h| (h.alg, h.kid.map(String::from)))
+        parse_header(&encoded, &mut buf, &mut spare, &mut json)
+            .map(|h| (h.alg, h.kid.map(String::from)))
     }
 
     #[test]
@@ -257,5 +268,21 @@ mod tests {
         assert_eq!(code(r#"{"alg":"ES256","alg":"ES256"}"#), "malformed_token");
         assert_eq!(code(r#"["ES256"]"#), "malformed_token");
         assert_eq!(code("{"), "malformed_token");
+        // Unpaired surrogates, named; numbers of any size read.
+        let err = header(r#"{"alg":"ES256","kid":"k\ud800"}"#).unwrap_err();
+        assert_eq!(err.code(), "malformed_token");
+        assert!(
+            err.message().contains(r#"the header's member "kid""#),
+            "{}",
+            err.message()
+        );
+        assert_eq!(
+            header(r#"{"alg":"ES256","x":[123456789012345678901234567890,1e-7,1e4294967297]}"#)
+                .unwrap_err()
+                .message(),
+            "token is not a compact JWS: the header's member \"x[2]\" is the number \
+             1e4294967297, beyond the range of a 64-bit float (about ±1.8e308)"
+        );
+        assert!(header(r#"{"alg":"ES256","x":123456789012345678901234567890}"#).is_ok());
     }
 }
