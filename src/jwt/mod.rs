@@ -18,7 +18,7 @@ use crate::json::{Json, JsonBuffers};
 use crate::keys::{Alg, VerifyKey};
 use crate::template::Template;
 
-pub use claims::ClaimRule;
+pub use claims::{separator_in, ClaimRule};
 
 /// Which claims become selectors.
 #[derive(Clone, Debug)]

@@ -262,6 +262,10 @@ fn fatal_errors_exit_1_with_one_line_naming_the_file() {
             "trust_domain = \"td\"\n[[jwt_issuer]]\nname = \"x\"\nissuer = \"x\"\njwks_path = \"k.json\"\naudiences = [\"a\"]\nalgorithms = [\"ES256\"]\n[jwt_issuer.claim_rules]\nr = { regex = \"(\" }\n",
             &["claim_rules.r.regex"],
         ),
+        (
+            "trust_domain = \"td\"\n[[jwt_issuer]]\nname = \"x\"\nissuer = \"x\"\njwks_path = \"k.json\"\naudiences = [\"a\"]\nalgorithms = [\"ES256\"]\nselector_claims = [\"sub\", \"k8s.ns\"]\n",
+            &["selector_claims", "k8s.ns"],
+        ),
     ];
     fs::write(
         dir.path().join("k.json"),
