@@ -85,3 +85,94 @@ fn every_part_must_be_canonical_base64url_before_the_signature() {
         }
     }
 }
+
+/// The attack fixture (`tests/data/jwt-attacks`, scripts/make-jwt-attack-fixtures.py: signed
+/// with joserfc and `cryptography`, its expected results computed there in Python): every
+/// record gets the result the script expects, at one and two threads — forged claim names,
+/// the number corpus, surrogate escapes, duplicate names through escapes, `none`, `crit`,
+/// `b64`, embedded and remote keys, `kid` tricks, algorithm confusion between every key type,
+/// templates not evaluated from claim values, high-S ECDSA.
+#[test]
+fn the_attack_fixture_gives_the_results_computed_independently() {
+    let dir = data("jwt-attacks");
+    let expected = crate::support::json_lines(&std::fs::read(dir.join("expected.jsonl")).unwrap());
+    for threads in ["1", "2"] {
+        let out = crate::support::output(crate::support::verify_fleet(
+            &dir,
+            &["--now", "1795946400", "--threads", threads, "--no-progress"],
+        ));
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let results = crate::support::json_lines(&out.stdout);
+        assert_eq!(results.len(), expected.len());
+        for (got, want) in results.iter().zip(&expected) {
+            let id = want["id"].as_str().unwrap();
+            assert_eq!(got["id"], id);
+            assert_eq!(got["status"], want["status"], "{id}: {got}");
+            if want["status"] == "attested" {
+                for field in ["agent_id", "selectors", "aliases"] {
+                    assert_eq!(got[field], want[field], "{id}: {field}");
+                }
+            } else {
+                assert_eq!(got["error"]["stage"], want["stage"], "{id}: {got}");
+                assert_eq!(got["error"]["code"], want["code"], "{id}: {got}");
+            }
+        }
+    }
+}
+
+/// The refusals of the attack fixture name what they refuse.
+#[test]
+fn attack_refusals_name_the_member() {
+    let dir = data("jwt-attacks");
+    let out = crate::support::output(crate::support::verify_fleet(
+        &dir,
+        &["--now", "1795946400", "--no-progress"],
+    ));
+    let results = crate::support::json_lines(&out.stdout);
+    let message = |id: &str| {
+        let result = results.iter().find(|r| r["id"] == id).unwrap();
+        result["error"]["message"].as_str().unwrap().to_owned()
+    };
+    for (id, needle) in [
+        (
+            "claim-name-with-colon",
+            r#"claim "team:a" holds ':' in its name"#,
+        ),
+        ("flat-claim-name-with-dot", r#"claim "k8s.ns" holds '.'"#),
+        ("member-name-with-dot", r#"claim "k8s" has a member "ns.x""#),
+        ("claim-name-colon-escaped", r#"claim "team:a""#),
+        (
+            "jti-lone-high",
+            r#"member "jti" holds the unpaired UTF-16 surrogate escape "\\ud800""#,
+        ),
+        ("jti-lone-low", r#"member "jti" holds"#),
+        ("jti-high-then-not-low", r#"member "jti" holds"#),
+        (
+            "header-lone-surrogate",
+            r#"the header's member "kid" holds"#,
+        ),
+        ("exp-beyond-dates", "exp 1e+300 is beyond the dates"),
+        (
+            "exp-exponent-past-2-32",
+            r#"member "exp" is the number 1e4294967297, beyond the range"#,
+        ),
+        (
+            "nbf-exponent-past-2-32",
+            r#"member "nbf" is the number 0.1e4294967296"#,
+        ),
+        (
+            "exp-big-integer",
+            "exp 123456789012345678901234567890 is beyond the dates",
+        ),
+        ("iat-year-10000", "iat 253402300800 is beyond the dates"),
+        ("number-beyond-doubles", r#"member "x" is the number 1e400"#),
+        ("template-in-sub", "{{.IssuerName}}"),
+    ] {
+        let got = message(id);
+        assert!(got.contains(needle), "{id}: {got}");
+    }
+}
