@@ -149,6 +149,7 @@ fn has_unpaired_surrogate(json: &[u8]) -> bool {
 }
 
 /// True when simd-json read a number with a fraction or an exponent.
+#[inline]
 fn has_float(tape: &simd_json::Tape<'_>) -> bool {
     tape.0
         .iter()

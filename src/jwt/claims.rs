@@ -358,6 +358,20 @@ pub fn separator_in(name: &str) -> Option<char> {
         .map(char::from)
 }
 
+/// A name with a separator in a claim selectors are made from: a small error for the walk,
+/// made a [`Rejection`] once at its end.
+struct BadName<'a> {
+    claim: &'a str,
+    member: Option<&'a str>,
+    separator: char,
+}
+
+impl From<BadName<'_>> for Rejection {
+    fn from(bad: BadName<'_>) -> Rejection {
+        bad_name(bad.claim, bad.member, bad.separator)
+    }
+}
+
 fn bad_name(claim: &str, member: Option<&str>, separator: char) -> Rejection {
     let whose = match member {
         None => format!("claim {:?}", clip(claim)),
@@ -387,7 +401,7 @@ fn build_selectors(
                     if let Some(separator) = separator_in(key) {
                         return Err(bad_name(key, None, separator));
                     }
-                    add_claim_selectors(key, value, name, selectors)?;
+                    add_claim_selectors(key, value, name, selectors).map_err(Rejection::from)?;
                 }
             }
         }
@@ -395,7 +409,7 @@ fn build_selectors(
             // The names listed hold no separator (checked at load).
             for key in names {
                 if let Some(value) = claims.get(key) {
-                    add_claim_selectors(key, value, name, selectors)?;
+                    add_claim_selectors(key, value, name, selectors).map_err(Rejection::from)?;
                 }
             }
         }
@@ -406,12 +420,13 @@ fn build_selectors(
 
 /// Adds the selectors of the top-level claim `key`. A scalar (most claims) uses the name as it
 /// is; arrays and objects build theirs in `name`, which objects extend with member names.
-fn add_claim_selectors(
-    key: &str,
-    value: Json<'_, '_>,
+#[inline]
+fn add_claim_selectors<'a>(
+    key: &'a str,
+    value: Json<'_, 'a>,
     name: &mut String,
     selectors: &mut SelectorSet,
-) -> Result<(), Rejection> {
+) -> Result<(), BadName<'a>> {
     match value.kind() {
         Kind::String | Kind::Number | Kind::Bool => add_scalar_selector(key, value, selectors),
         Kind::Null => {}
@@ -427,12 +442,12 @@ fn add_claim_selectors(
 /// Adds `jwt:<name>:<value>` selectors for one claim (`claim`, for messages): scalars as they
 /// render, null skipped, arrays element by element, objects flattened with `.` (depth is
 /// bounded by MAX_DEPTH).
-fn add_selectors(
-    claim: &str,
+fn add_selectors<'a>(
+    claim: &'a str,
     name: &mut String,
-    value: Json<'_, '_>,
+    value: Json<'_, 'a>,
     selectors: &mut SelectorSet,
-) -> Result<(), Rejection> {
+) -> Result<(), BadName<'a>> {
     match value.kind() {
         Kind::Null => {}
         Kind::Array => {
@@ -444,7 +459,11 @@ fn add_selectors(
             let base = name.len();
             for (key, member) in value.members() {
                 if let Some(separator) = separator_in(key) {
-                    return Err(bad_name(claim, Some(key), separator));
+                    return Err(BadName {
+                        claim,
+                        member: Some(key),
+                        separator,
+                    });
                 }
                 name.truncate(base);
                 name.push('.');
