@@ -31,7 +31,7 @@ pub(super) fn big_index(marker: f64) -> usize {
 /// RFC 8259 §6.
 static NUMBER: LazyLock<regex::Regex> = LazyLock::new(|| {
     regex::Regex::new(r"^-?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][-+]?[0-9]+)?$")
-        .unwrap_or_else(|_| regex::Regex::new("^$").expect("an empty pattern compiles"))
+        .expect("a constant pattern compiles")
 });
 
 /// A number as read from its text.
@@ -85,7 +85,8 @@ pub(super) fn read<'i>(
     let mut read = Vec::with_capacity(numbers.len());
     let mut bigs: Vec<Range<usize>> = Vec::new();
     for token in &numbers {
-        let text = std::str::from_utf8(&pristine[token.clone()]).unwrap_or_default();
+        let text = std::str::from_utf8(pristine.get(token.clone()).unwrap_or_default())
+            .unwrap_or_default();
         if !NUMBER.is_match(text) {
             return Err(JsonError::Syntax(syntax.clone().unwrap_or_else(|| {
                 format!("invalid number {:?} at byte {}", clip(text), token.start)
@@ -99,7 +100,9 @@ pub(super) fn read<'i>(
         }));
         if let Some(placeholder) = second.get_mut(token.clone()) {
             placeholder.fill(b' ');
-            placeholder[0] = b'0';
+            if let Some(digit) = placeholder.first_mut() {
+                *digit = b'0';
+            }
         }
     }
 
