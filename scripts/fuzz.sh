@@ -9,7 +9,7 @@ cd "$(dirname "$0")/.."
 secs=${1:-60}
 shift || true
 targets=("$@")
-[ ${#targets[@]} -gt 0 ] || targets=(record jws jwks config x509pop certificate)
+[ ${#targets[@]} -gt 0 ] || targets=(record jws json jwks config x509pop certificate)
 command -v cargo-fuzz >/dev/null || cargo install cargo-fuzz --locked
 for t in "${targets[@]}"; do
   mkdir -p "fuzz/corpus/$t"

@@ -193,6 +193,7 @@ rec("unknown-key", sign({"alg": "ES256", "kid": "zz"}, claims(), es, "ES256"))
 # --- signature ------------------------------------------------------------------------------
 rec("wrong-key", sign(es_h, claims(sub="node-10"), stranger, "ES256"))
 good = sign(es_h, claims(sub="node-11"), es, "ES256").split(".")
+# --- decode, again: every part's encoding is checked before the signature -------------------
 rec("garbage-payload", good[0] + ".!!!not-base64!!!." + good[2])
 # --- claims ---------------------------------------------------------------------------------
 dup = json.dumps(claims(sub="node-12"))[:-1] + ', "sub": "again"}'

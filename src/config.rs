@@ -417,6 +417,16 @@ fn build_issuer(raw: RawIssuer, base: &Path) -> Result<Issuer, String> {
                     "selector_claims: use [\"*\"] alone, or list claim names without \"*\"".into(),
                 );
             }
+            if let Some((name, separator)) = names
+                .iter()
+                .find_map(|n| crate::jwt::separator_in(n).map(|sep| (n, sep)))
+            {
+                return Err(format!(
+                    "selector_claims: {name:?} holds {separator:?}; claim names selectors are \
+                     made from may hold neither ':' nor '.' (a nested claim is named by its \
+                     top-level claim)"
+                ));
+            }
             SelectorClaims::Listed(names.iter().map(|n| n.as_str().into()).collect())
         }
     };

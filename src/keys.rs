@@ -10,7 +10,10 @@ use std::fmt;
 
 use aws_lc_rs::{hmac, signature};
 use base64::Engine as _;
+use serde_json::value::RawValue;
 use serde_json::{Map, Value};
+
+use crate::json::{first_duplicate_key, JsonBuffers};
 
 /// A JWS algorithm this engine implements (RFC 7518 §3, RFC 8037).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -330,6 +333,10 @@ pub fn load_jwks(text: &str, policy: &JwksPolicy<'_>) -> Result<Vec<VerifyKey>, 
     if keys.is_empty() {
         return Err("the JWK Set has no keys".into());
     }
+    // serde_json keeps the last of duplicate members; each key's own text is checked for them.
+    let texts = serde_json::from_str::<KeyTexts<'_>>(text)
+        .map(|set| set.keys)
+        .unwrap_or_default();
     let mut out: Vec<VerifyKey> = Vec::with_capacity(keys.len());
     for (index, jwk) in keys.iter().enumerate() {
         let obj = jwk
@@ -344,6 +351,11 @@ pub fn load_jwks(text: &str, policy: &JwksPolicy<'_>) -> Result<Vec<VerifyKey>, 
             Some(kid) => format!("key #{index} (kid {kid:?})"),
             None => format!("key #{index}"),
         };
+        if let Some(member) = texts.get(index).and_then(|raw| duplicate_member(raw.get())) {
+            return Err(format!(
+                "{name}: member {member:?} appears twice (keys are refused, not guessed at)"
+            ));
+        }
         let mut key = load_jwk(obj, policy).map_err(|err| format!("{name}: {err}"))?;
         if let Some(kid) = kid {
             if out.iter().any(|k| k.kid() == Some(kid)) {
@@ -353,11 +365,32 @@ pub fn load_jwks(text: &str, policy: &JwksPolicy<'_>) -> Result<Vec<VerifyKey>, 
         }
         out.push(key);
     }
+    if let Some(member) = duplicate_member(text) {
+        return Err(format!("the JWK Set has member {member:?} twice"));
+    }
     let symmetric = out.iter().filter(|k| k.alg.is_hmac()).count();
     if symmetric != 0 && symmetric != out.len() {
         return Err("the JWK Set mixes oct (HMAC) keys with public keys; keep them apart".into());
     }
     Ok(out)
+}
+
+/// The text of each key of a JWK Set, for the duplicate check.
+#[derive(serde::Deserialize)]
+struct KeyTexts<'a> {
+    #[serde(borrow)]
+    keys: Vec<&'a RawValue>,
+}
+
+/// A member name that appears twice in one object anywhere in `text`, if any (SPEC §5 refuses
+/// them in tokens; a key set is held to the same rule).
+fn duplicate_member(text: &str) -> Option<String> {
+    let (mut first, mut second) = (Vec::new(), Vec::new());
+    let mut buffers = JsonBuffers::default();
+    let tape = buffers
+        .parse_text(text.as_bytes(), &mut first, &mut second)
+        .ok()?;
+    first_duplicate_key(&tape).map(str::to_owned)
 }
 
 fn load_jwk(obj: &Map<String, Value>, policy: &JwksPolicy<'_>) -> Result<VerifyKey, String> {
@@ -492,6 +525,25 @@ mod tests {
 
         let dup = load_jwks(&format!(r#"{{"keys":[{ec},{ec}]}}"#), &ALL).unwrap_err();
         assert!(dup.contains("duplicate kid"), "{dup}");
+
+        // A member twice inside one key (serde_json would keep the last), however written.
+        for twice in [r#""crv":"P-384","#, r#""kty":"EC","#, r#""\u0078":"AAAA","#] {
+            let key = ec.replacen("{", &format!("{{{twice}"), 1);
+            let err = load_jwks(
+                &format!(
+                    r#"{{"keys":[{ec2},{key}]}}"#,
+                    ec2 = ec.replace(r#""kid":"a""#, r#""kid":"b""#)
+                ),
+                &ALL,
+            )
+            .unwrap_err();
+            assert!(
+                err.starts_with("key #1 (kid \"a\"): member") && err.contains("twice"),
+                "{twice}: {err}"
+            );
+        }
+        let err = load_jwks(&format!(r#"{{"keys":[{ec}],"keys":[{ec}]}}"#), &ALL).unwrap_err();
+        assert!(err.contains("\"keys\" twice"), "{err}");
 
         let private = ec.replace(r#""kid":"a""#, r#""kid":"a","d":"AAAA""#);
         let err = load_jwks(&format!(r#"{{"keys":[{private}]}}"#), &ALL).unwrap_err();

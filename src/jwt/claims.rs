@@ -127,15 +127,31 @@ impl<'t, 'i> Registered<'t, 'i> {
     }
 }
 
-/// Reads a NumericDate claim: absent is `None`, a non-number is invalid.
+/// The NumericDates accepted, in Unix seconds: the years RFC 3339 writes, 0000 to 9999 (the
+/// dates of messages and of `--now`). 0000-01-01T00:00:00Z up to, not including,
+/// 10000-01-01T00:00:00Z.
+const NUMERIC_DATES: std::ops::Range<f64> = -62_167_219_200.0..253_402_300_800.0;
+
+/// Reads a NumericDate claim: absent is `None`, a non-number is invalid, and so is a number
+/// beyond the dates [`NUMERIC_DATES`] holds.
 fn numeric_date(value: Option<Json<'_, '_>>, name: &str) -> Result<Option<f64>, Rejection> {
-    match value {
-        None => Ok(None),
-        Some(value) => value
-            .as_number()
-            .map(|n| Some(n.as_f64()))
-            .ok_or_else(|| invalid(format!("{name} is not a number (a NumericDate)"))),
+    let Some(value) = value else {
+        return Ok(None);
+    };
+    let number = value
+        .as_number()
+        .ok_or_else(|| invalid(format!("{name} is not a number (a NumericDate)")))?;
+    let seconds = number.as_f64();
+    if !NUMERIC_DATES.contains(&seconds) {
+        let mut written = String::new();
+        number.render(&mut written);
+        return Err(invalid(format!(
+            "{name} {} is beyond the dates a NumericDate may hold here (Unix seconds of the \
+             years 0000 to 9999)",
+            clip(&written)
+        )));
     }
+    Ok(Some(seconds))
 }
 
 fn string_claim<'i>(value: Option<Json<'_, 'i>>, name: &str) -> Result<Option<&'i str>, Rejection> {
@@ -330,6 +346,47 @@ fn check_rule(
     }
 }
 
+/// The separator a claim name holds, if any. A selector is `jwt:<path>:<value>`, the path the
+/// claim's name and its members' names joined by `.`: a name with `:` or `.` could spell
+/// another claim's selector (`{"team:a":"b"}` as `{"team":"a:b"}`, `{"k8s.ns":…}` as
+/// `{"k8s":{"ns":…}}`), so names selectors are made from may hold neither. With that, the
+/// first `:` after `jwt:` ends the path and each `.` in it separates two names: a selector
+/// names one (path, value) and nothing else.
+pub fn separator_in(name: &str) -> Option<char> {
+    name.bytes()
+        .find(|b| matches!(b, b':' | b'.'))
+        .map(char::from)
+}
+
+/// A name with a separator in a claim selectors are made from: a small error for the walk,
+/// made a [`Rejection`] once at its end.
+struct BadName<'a> {
+    claim: &'a str,
+    member: Option<&'a str>,
+    separator: char,
+}
+
+impl From<BadName<'_>> for Rejection {
+    fn from(bad: BadName<'_>) -> Rejection {
+        bad_name(bad.claim, bad.member, bad.separator)
+    }
+}
+
+fn bad_name(claim: &str, member: Option<&str>, separator: char) -> Rejection {
+    let whose = match member {
+        None => format!("claim {:?}", clip(claim)),
+        Some(member) => format!(
+            "claim {:?} has a member {:?} that",
+            clip(claim),
+            clip(member)
+        ),
+    };
+    invalid(format!(
+        "{whose} holds {separator:?} in its name; selectors are made from this claim, and a \
+         name with ':' or '.' could spell another claim's selector"
+    ))
+}
+
 fn build_selectors(
     issuer: &Issuer,
     claims: &Json<'_, '_>,
@@ -341,14 +398,18 @@ fn build_selectors(
         SelectorClaims::All => {
             for (key, value) in claims.members() {
                 if !is_not_selector(key) {
-                    add_claim_selectors(key, value, name, selectors);
+                    if let Some(separator) = separator_in(key) {
+                        return Err(bad_name(key, None, separator));
+                    }
+                    add_claim_selectors(key, value, name, selectors).map_err(Rejection::from)?;
                 }
             }
         }
         SelectorClaims::Listed(names) => {
+            // The names listed hold no separator (checked at load).
             for key in names {
                 if let Some(value) = claims.get(key) {
-                    add_claim_selectors(key, value, name, selectors);
+                    add_claim_selectors(key, value, name, selectors).map_err(Rejection::from)?;
                 }
             }
         }
@@ -359,45 +420,61 @@ fn build_selectors(
 
 /// Adds the selectors of the top-level claim `key`. A scalar (most claims) uses the name as it
 /// is; arrays and objects build theirs in `name`, which objects extend with member names.
-fn add_claim_selectors(
-    key: &str,
-    value: Json<'_, '_>,
+#[inline]
+fn add_claim_selectors<'a>(
+    key: &'a str,
+    value: Json<'_, 'a>,
     name: &mut String,
     selectors: &mut SelectorSet,
-) {
+) -> Result<(), BadName<'a>> {
     match value.kind() {
         Kind::String | Kind::Number | Kind::Bool => add_scalar_selector(key, value, selectors),
         Kind::Null => {}
         Kind::Array | Kind::Object => {
             name.clear();
             name.push_str(key);
-            add_selectors(name, value, selectors);
+            add_selectors(key, name, value, selectors)?;
         }
     }
+    Ok(())
 }
 
-/// Adds `jwt:<name>:<value>` selectors for one claim: scalars as they render, null skipped,
-/// arrays element by element, objects flattened with `.` (depth is bounded by MAX_DEPTH).
-fn add_selectors(name: &mut String, value: Json<'_, '_>, selectors: &mut SelectorSet) {
+/// Adds `jwt:<name>:<value>` selectors for one claim (`claim`, for messages): scalars as they
+/// render, null skipped, arrays element by element, objects flattened with `.` (depth is
+/// bounded by MAX_DEPTH).
+fn add_selectors<'a>(
+    claim: &'a str,
+    name: &mut String,
+    value: Json<'_, 'a>,
+    selectors: &mut SelectorSet,
+) -> Result<(), BadName<'a>> {
     match value.kind() {
         Kind::Null => {}
         Kind::Array => {
             for element in value.elements() {
-                add_selectors(name, element, selectors);
+                add_selectors(claim, name, element, selectors)?;
             }
         }
         Kind::Object => {
             let base = name.len();
             for (key, member) in value.members() {
+                if let Some(separator) = separator_in(key) {
+                    return Err(BadName {
+                        claim,
+                        member: Some(key),
+                        separator,
+                    });
+                }
                 name.truncate(base);
                 name.push('.');
                 name.push_str(key);
-                add_selectors(name, member, selectors);
+                add_selectors(claim, name, member, selectors)?;
             }
             name.truncate(base);
         }
         Kind::String | Kind::Number | Kind::Bool => add_scalar_selector(name, value, selectors),
     }
+    Ok(())
 }
 
 /// Adds `jwt:<name>:<value>` for a scalar `value`.
@@ -487,16 +564,14 @@ impl Fields for JwtFields<'_, '_, '_> {
 }
 
 #[cfg(test)]
-mod tests {
+pub(super) mod tests {
     use super::*;
     use crate::json::JsonBuffers;
     use crate::jwt::{DEFAULT_TEMPLATE, TEMPLATE_ROOTS};
     use crate::template::{Fields, Template};
 
-    /// Every field bound at load (`constant_field`) is what the per-record lookup would give.
-    #[test]
-    fn constant_fields_agree_with_the_record_lookup() {
-        let issuer = Issuer {
+    pub(super) fn issuer(selector_claims: SelectorClaims) -> Issuer {
+        Issuer {
             name: "boot".into(),
             issuer: "https://boot.example".into(),
             audiences: vec![],
@@ -505,14 +580,26 @@ mod tests {
             max_lifetime: None,
             single_use: SingleUse::Off,
             required_claims: vec![],
-            selector_claims: SelectorClaims::All,
+            selector_claims,
             claim_rules: vec![],
             template: Template::compile(DEFAULT_TEMPLATE, TEMPLATE_ROOTS).unwrap(),
             keys: vec![],
-        };
-        let mut text = br#"{"sub":"n1","PluginName":"claim"}"#.to_vec();
+        }
+    }
+
+    /// Every field bound at load (`constant_field`) is what the per-record lookup would give.
+    #[test]
+    fn constant_fields_agree_with_the_record_lookup() {
+        let issuer = issuer(SelectorClaims::All);
+        let (mut first, mut second) = (Vec::new(), Vec::new());
         let mut buffers = JsonBuffers::default();
-        let tape = buffers.parse(&mut text).unwrap();
+        let tape = buffers
+            .parse_text(
+                br#"{"sub":"n1","PluginName":"claim"}"#,
+                &mut first,
+                &mut second,
+            )
+            .unwrap();
         let fields = JwtFields {
             issuer: &issuer,
             subject: Some("n1"),
@@ -532,5 +619,207 @@ mod tests {
             }
         }
         assert_eq!(bound, 3, "PluginName, IssuerName and Issuer are bound");
+    }
+}
+
+/// Injectivity of selectors: what a claim set's selectors say, decoded by the README's rule, is
+/// exactly what the claims hold, so two claim sets with the same selectors are equal in every
+/// claim the selectors cover.
+#[cfg(test)]
+mod injective {
+    use std::collections::BTreeSet;
+
+    use proptest::prelude::*;
+    use serde_json::Value;
+
+    use super::tests::issuer;
+    use super::tests_support::*;
+    use super::*;
+
+    /// What SPEC §7 says selectors name: each (member path, scalar) of the covered claims, the
+    /// path the claim's name and its members' names (arrays are transparent: one selector per
+    /// element), the scalar as text (strings as they are, integers in decimal, `true`/`false`;
+    /// null names nothing). `None` when a covered name holds `:` or `.` (the README's rule: such
+    /// a token is refused). Written from the JSON value, not from the engine's code.
+    fn named(
+        claims: &Value,
+        covered: &dyn Fn(&str) -> bool,
+    ) -> Option<BTreeSet<(Vec<String>, String)>> {
+        fn walk(
+            path: &mut Vec<String>,
+            value: &Value,
+            out: &mut BTreeSet<(Vec<String>, String)>,
+        ) -> Option<()> {
+            match value {
+                Value::Null => {}
+                Value::Bool(b) => {
+                    out.insert((path.clone(), b.to_string()));
+                }
+                Value::Number(n) => {
+                    out.insert((path.clone(), n.to_string()));
+                }
+                Value::String(s) => {
+                    out.insert((path.clone(), s.clone()));
+                }
+                Value::Array(items) => {
+                    for item in items {
+                        walk(path, item, out)?;
+                    }
+                }
+                Value::Object(members) => {
+                    for (name, member) in members {
+                        if name.contains([':', '.']) {
+                            return None;
+                        }
+                        path.push(name.clone());
+                        walk(path, member, out)?;
+                        path.pop();
+                    }
+                }
+            }
+            Some(())
+        }
+        let mut out = BTreeSet::new();
+        for (name, value) in claims.as_object()? {
+            if covered(name) {
+                if name.contains([':', '.']) {
+                    return None;
+                }
+                walk(&mut vec![name.clone()], value, &mut out)?;
+            }
+        }
+        Some(out)
+    }
+
+    /// The README's reading of a selector: after `jwt:`, the path up to the first `:`, its names
+    /// split at each `.`; the value is the rest.
+    fn decode(selector: &str) -> (Vec<String>, String) {
+        let rest = selector.strip_prefix("jwt:").expect("a jwt selector");
+        let (path, value) = rest.split_once(':').expect("path:value");
+        (
+            path.split('.').map(str::to_owned).collect(),
+            value.to_owned(),
+        )
+    }
+
+    /// Names and values from a few characters, the separators among them, so that forgeries
+    /// (`{"a:b":"c"}` against `{"a":"b:c"}`) and type confusions come up often.
+    fn claims() -> impl Strategy<Value = Value> {
+        let text = "[ab:.]{0,3}";
+        let leaf = prop_oneof![
+            text.prop_map(Value::from),
+            (0u8..3).prop_map(Value::from),
+            any::<bool>().prop_map(Value::from),
+            Just(Value::Null),
+        ];
+        let value = leaf.prop_recursive(3, 24, 3, move |inner| {
+            prop_oneof![
+                proptest::collection::vec(inner.clone(), 0..3).prop_map(Value::Array),
+                proptest::collection::btree_map(text, inner, 0..3)
+                    .prop_map(|m| Value::Object(m.into_iter().collect())),
+            ]
+        });
+        proptest::collection::btree_map(
+            prop_oneof!["[ab:.]{0,3}", Just("exp".to_owned())],
+            value,
+            0..4,
+        )
+        .prop_map(|m| Value::Object(m.into_iter().collect()))
+    }
+
+    fn selectors_of(issuer: &Issuer, claims: &Value) -> Result<Vec<String>, Rejection> {
+        with_claims(&claims.to_string(), |claims| {
+            let (mut name, mut set) = (String::new(), SelectorSet::default());
+            build_selectors(issuer, &claims, &mut name, &mut set)?;
+            Ok(set.iter().map(str::to_owned).collect())
+        })
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(2048))]
+
+        /// Under `*` and under a list: a token is refused exactly when a covered name holds a
+        /// separator, and otherwise its selectors decode to exactly what its claims name.
+        #[test]
+        fn selectors_decode_to_what_the_claims_name(claims in claims(), listed in any::<bool>()) {
+            let covered = |n: &str| if listed { matches!(n, "a" | "b" | "") } else { !is_not_selector(n) };
+            let issuer = issuer(if listed {
+                SelectorClaims::Listed(vec!["a".into(), "b".into(), "".into()])
+            } else {
+                SelectorClaims::All
+            });
+            match (selectors_of(&issuer, &claims), named(&claims, &covered)) {
+                (Ok(selectors), Some(want)) => {
+                    let got: BTreeSet<_> = selectors.iter().map(|s| decode(s)).collect();
+                    prop_assert_eq!(got, want, "{}", claims);
+                }
+                (Err(err), None) => prop_assert_eq!(err.code(), "invalid_claims"),
+                (got, want) => prop_assert!(false, "{claims}: {got:?}, want {want:?}"),
+            }
+        }
+
+        /// Two claim sets with the same selectors name the same (path, value) pairs.
+        #[test]
+        fn same_selectors_same_claims(a in claims(), b in claims()) {
+            let issuer = issuer(SelectorClaims::All);
+            let covered = |n: &str| !is_not_selector(n);
+            if let (Ok(sa), Ok(sb)) = (selectors_of(&issuer, &a), selectors_of(&issuer, &b)) {
+                if sa == sb {
+                    prop_assert_eq!(named(&a, &covered), named(&b, &covered), "{} / {}", a, b);
+                }
+            }
+        }
+    }
+
+    /// The forgeries that were granted aliases: a name with `:` and a flat name with `.`.
+    #[test]
+    fn names_with_separators_are_refused_by_name() {
+        let all = issuer(SelectorClaims::All);
+        for (claims, named) in [
+            (
+                r#"{"team":"red","team:a":"b"}"#,
+                r#"claim "team:a" holds ':'"#,
+            ),
+            (r#"{"k8s.ns":"kube-system"}"#, r#"claim "k8s.ns" holds '.'"#),
+            (
+                r#"{"k8s":{"ns.x":"a"}}"#,
+                r#"claim "k8s" has a member "ns.x" that holds '.'"#,
+            ),
+            (
+                r#"{"k8s":[{"a":{"b:":1}}]}"#,
+                r#"claim "k8s" has a member "b:" that holds ':'"#,
+            ),
+            (r#"{"x:y":null}"#, r#"claim "x:y" holds ':'"#),
+        ] {
+            let err = selectors_of(&all, &serde_json::from_str(claims).unwrap()).unwrap_err();
+            assert!(err.message().contains(named), "{claims}: {}", err.message());
+        }
+        // Names selectors are not made from may hold anything.
+        let listed = issuer(SelectorClaims::Listed(vec!["team".into()]));
+        let claims = serde_json::json!({"team": "a:b", "team:a": "b", "k8s.ns": "x"});
+        assert_eq!(selectors_of(&listed, &claims).unwrap(), ["jwt:team:a:b"]);
+        assert_eq!(
+            selectors_of(
+                &all,
+                &serde_json::json!({"team": "a:b", "exp": 1, "jti": "j"})
+            )
+            .unwrap(),
+            ["jwt:team:a:b"]
+        );
+    }
+}
+
+#[cfg(test)]
+mod tests_support {
+    use crate::json::{Json, JsonBuffers};
+
+    /// Runs `f` over the claims parsed from `text`.
+    pub fn with_claims<R>(text: &str, f: impl FnOnce(Json<'_, '_>) -> R) -> R {
+        let (mut first, mut second) = (Vec::new(), Vec::new());
+        let mut buffers = JsonBuffers::default();
+        let tape = buffers
+            .parse_text(text.as_bytes(), &mut first, &mut second)
+            .unwrap();
+        f(Json::root(&tape))
     }
 }

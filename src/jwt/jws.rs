@@ -41,15 +41,36 @@ pub fn split(token: &str) -> Result<Compact<'_>, Rejection> {
     if header.is_empty() {
         return Err(malformed("the header is empty"));
     }
-    if signature.is_empty() {
-        return Err(malformed("the signature is empty"));
-    }
+    // An empty signature is refused once the header is read (`check_signature_present`), so
+    // that `alg: none`, whose tokens have one, is named first.
     Ok(Compact {
         header,
         payload: &rest[..second],
         signature,
         signing_input: &token.as_bytes()[..first + 1 + second],
     })
+}
+
+/// Refuses an empty signature part; called after the header, so that `alg: none` (whose tokens
+/// carry an empty signature) is `decode/unsupported_alg`, as SPEC §5 names it before anything
+/// about the signature.
+pub fn check_signature_present(compact: &Compact<'_>) -> Result<(), Rejection> {
+    if compact.signature.is_empty() {
+        return Err(Rejection::MalformedToken {
+            reason: "the signature is empty".into(),
+        });
+    }
+    Ok(())
+}
+
+/// Checks that `part` is canonical base64url (as [`decode_b64url`] would accept it) without
+/// decoding it: the payload's encoding is checked before the signature, its decoding waits
+/// until the signature verifies.
+pub fn check_b64url(part: &str, what: &str) -> Result<(), Rejection> {
+    if base64_simd::URL_SAFE_NO_PAD.check(part.as_bytes()).is_ok() {
+        return Ok(());
+    }
+    decode_b64url(part, what, &mut Vec::new())
 }
 
 /// Decodes canonical base64url (no padding, no whitespace, zero unused bits) into `out`.
@@ -100,16 +121,24 @@ pub struct Header<'h> {
     pub kid: Option<&'h str>,
 }
 
-/// Parses the decoded protected header (modified in place) and applies the header rules of
-/// SPEC §5. `jku`, `x5u`, `jwk` and `x5c` are ignored: keys come only from configuration.
+/// Decodes and parses the protected header (base64url `encoded`, into `buf`, or `spare` when
+/// it needs the exact reading) and applies the header rules of SPEC §5. `jku`, `x5u`, `jwk`
+/// and `x5c` are ignored: keys come only from configuration.
 pub fn parse_header<'h>(
-    bytes: &'h mut [u8],
+    encoded: &str,
+    buf: &'h mut Vec<u8>,
+    spare: &'h mut Vec<u8>,
     json: &mut JsonBuffers,
 ) -> Result<Header<'h>, Rejection> {
     let malformed = |reason: String| Rejection::MalformedToken { reason };
+    check_b64url(encoded, "header")?;
+    let fill = |out: &mut Vec<u8>| {
+        // Checked just above; an impossible failure leaves `out` empty, which is not JSON.
+        let _ = decode_b64url(encoded, "header", out);
+    };
     let tape = json
-        .parse(bytes)
-        .map_err(|err| malformed(format!("the header is not JSON: {err}")))?;
+        .parse(fill, buf, spare)
+        .map_err(|err| malformed(err.describe("header")))?;
     let root = Json::root(&tape);
     if root.kind() != Kind::Object {
         return Err(malformed("the header is not a JSON object".into()));
@@ -164,6 +193,7 @@ fn read_header_members<'h>(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 
     #[test]
     fn splits_three_parts_only() {
@@ -172,7 +202,10 @@ mod tests {
         assert_eq!(c.signing_input, b"aGk.cGF5");
         assert!(split("aGk.c2ln").is_err());
         assert!(split("a.b.c.d.e").is_err());
-        assert!(split("a.b.").is_err());
+        assert!(
+            split("a.b.").is_ok(),
+            "an empty signature is refused after the header is read"
+        );
         assert!(split(".b.c").is_err());
         assert!(split("a..c").is_ok(), "an empty payload is well-formed");
     }
@@ -183,9 +216,13 @@ mod tests {
         decode_b64url("Zm9v", "payload", &mut out).unwrap();
         assert_eq!(out, b"foo");
         for bad in [
-            "Zm9v=", "Zm9 v", "Zm9v\n", "Zm+v", "Zh", "Zm9vYh", "Zm9vYmF", "Zm9vY",
+            "Zm9v=", "Zm9v==", "Zm9 v", "Zm9v\n", "Zm+v", "Zh", "Zm9vYh", "Zm9vYmF", "Zm9vY",
         ] {
             assert!(decode_b64url(bad, "payload", &mut out).is_err(), "{bad:?}");
+            assert!(check_b64url(bad, "payload").is_err(), "{bad:?}");
+        }
+        for good in ["", "Zm9v", "Zm9vYg", "Zm9vYmE"] {
+            check_b64url(good, "payload").unwrap();
         }
         decode_b64url("Zm9vYg", "payload", &mut out).unwrap();
         assert_eq!(out, b"foob");
@@ -198,6 +235,7 @@ mod tests {
             let mut bad = long.clone().into_bytes();
             bad[at] = byte as u8;
             let bad = String::from_utf8(bad).unwrap();
+            assert!(check_b64url(&bad, "payload").is_err(), "{at}");
             let err = decode_b64url(&bad, "payload", &mut out).unwrap_err();
             assert!(
                 err.message().contains(&format!("offset {at}")),
@@ -208,9 +246,11 @@ mod tests {
     }
 
     fn header(text: &str) -> Result<(Alg, Option<String>), Rejection> {
-        let mut bytes = text.as_bytes().to_vec();
+        let encoded = URL_SAFE_NO_PAD.encode(text);
+        let (mut buf, mut spare) = (Vec::new(), Vec::new());
         let mut json = JsonBuffers::default();
-        parse_header(&mut bytes, &mut json).map(|h| (h.alg, h.kid.map(String::from)))
+        parse_header(&encoded, &mut buf, &mut spare, &mut json)
+            .map(|h| (h.alg, h.kid.map(String::from)))
     }
 
     #[test]
@@ -228,5 +268,21 @@ mod tests {
         assert_eq!(code(r#"{"alg":"ES256","alg":"ES256"}"#), "malformed_token");
         assert_eq!(code(r#"["ES256"]"#), "malformed_token");
         assert_eq!(code("{"), "malformed_token");
+        // Unpaired surrogates, named; numbers of any size read.
+        let err = header(r#"{"alg":"ES256","kid":"k\ud800"}"#).unwrap_err();
+        assert_eq!(err.code(), "malformed_token");
+        assert!(
+            err.message().contains(r#"the header's member "kid""#),
+            "{}",
+            err.message()
+        );
+        assert_eq!(
+            header(r#"{"alg":"ES256","x":[123456789012345678901234567890,1e-7,1e4294967297]}"#)
+                .unwrap_err()
+                .message(),
+            "token is not a compact JWS: the header's member \"x[2]\" is the number \
+             1e4294967297, beyond the range of a 64-bit float (about ±1.8e308)"
+        );
+        assert!(header(r#"{"alg":"ES256","x":123456789012345678901234567890}"#).is_ok());
     }
 }

@@ -1,7 +1,8 @@
 //! JWT node attestation: the attestor SPIRE never shipped (spiffe/spire#5647).
 //!
 //! Order of checks (SPEC §5), so that nothing from the payload is trusted before the signature:
-//! 1. size, structure, canonical base64url, protected header (`decode`);
+//! 1. size, structure, the protected header, a signature present, every part canonical
+//!    base64url (`decode`);
 //! 2. key selection: by `kid` when present (the payload is not even decoded yet); without a `kid`,
 //!    the unverified `iss` picks the issuer, which must have exactly one key for `alg`;
 //! 3. the signature (`signature`);
@@ -17,7 +18,7 @@ use crate::json::{Json, JsonBuffers};
 use crate::keys::{Alg, VerifyKey};
 use crate::template::Template;
 
-pub use claims::ClaimRule;
+pub use claims::{separator_in, ClaimRule};
 
 /// Which claims become selectors.
 #[derive(Clone, Debug)]
@@ -93,6 +94,9 @@ pub struct JwtScratch {
     header: Vec<u8>,
     payload: Vec<u8>,
     signature: Vec<u8>,
+    /// Where a header or payload is read again when it needs the exact reading
+    /// ([`JsonBuffers::parse`]).
+    exact: Vec<u8>,
     json: JsonBuffers,
     headers: HeaderMemos,
     /// Claim names and rendered values, built while checking rules and selectors.
@@ -121,14 +125,14 @@ impl HeaderMemos {
         &mut self,
         encoded: &str,
         buf: &mut Vec<u8>,
+        spare: &mut Vec<u8>,
         json: &mut JsonBuffers,
     ) -> Result<(Alg, Option<&str>), Rejection> {
         let known = |e: &Option<HeaderMemo>| e.as_ref().is_some_and(|m| m.encoded == encoded);
         let at = match self.entries.iter().position(known) {
             Some(at) => at,
             None => {
-                jws::decode_b64url(encoded, "header", buf)?;
-                let parsed = jws::parse_header(buf, json)?;
+                let parsed = jws::parse_header(encoded, buf, spare, json)?;
                 let at = self.next % self.entries.len();
                 self.next = at + 1;
                 if let Some(slot) = self.entries.get_mut(at) {
@@ -231,13 +235,15 @@ impl JwtVerifier {
             header,
             payload,
             signature,
+            exact,
             json,
             headers,
             text,
         } = scratch;
-        let (alg, kid) = headers.read(compact.header, header, json)?;
+        let (alg, kid) = headers.read(compact.header, header, exact, json)?;
+        check_parts(&compact)?;
 
-        // Key selection. With a kid the payload stays untouched until the signature verifies.
+        // Key selection. With a kid the payload stays undecoded until the signature verifies.
         let (issuer, tape) = match kid {
             Some(kid) => {
                 let (i, k) = self.key_for_kid(kid, alg)?;
@@ -246,15 +252,17 @@ impl JwtVerifier {
                 verify_signature(issuer, key, alg, &compact, signature)?;
                 (
                     issuer,
-                    parse_verified_payload(compact.payload, payload, json)?,
+                    parse_verified_payload(compact.payload, payload, exact, json)?,
                 )
             }
             None => {
-                jws::decode_b64url(compact.payload, "payload", payload)?;
                 let tape = json
-                    .parse(payload)
+                    .parse(fill_payload(compact.payload), payload, exact)
                     .map_err(|err| Rejection::MalformedToken {
-                        reason: format!("the payload is not JSON (needed for iss: no kid): {err}"),
+                        reason: format!(
+                            "{} (read for iss: the token has no kid)",
+                            err.describe("payload")
+                        ),
                     })?;
                 let iss = Json::root(&tape).get("iss").and_then(|v| v.as_str());
                 let iss = iss.ok_or_else(|| Rejection::UnknownIssuer {
@@ -322,8 +330,14 @@ impl JwtVerifier {
         let compact = jws::split(token).ok()?;
         let (alg, kid) = scratch
             .headers
-            .read(compact.header, &mut scratch.header, &mut scratch.json)
+            .read(
+                compact.header,
+                &mut scratch.header,
+                &mut scratch.exact,
+                &mut scratch.json,
+            )
             .ok()?;
+        check_parts(&compact).ok()?;
         let (issuer, key) = self.key_for_kid(kid?, alg).ok()?;
         let start = signatures.len();
         jws::append_b64url(compact.signature, "signature", signatures).ok()?;
@@ -368,7 +382,12 @@ impl JwtVerifier {
             return Err(bad_signature(issuer, &issuer.keys[staged.key], staged.alg));
         }
         let payload = token.get(staged.payload.clone()).unwrap_or_default();
-        let tape = parse_verified_payload(payload, &mut scratch.payload, &mut scratch.json)?;
+        let tape = parse_verified_payload(
+            payload,
+            &mut scratch.payload,
+            &mut scratch.exact,
+            &mut scratch.json,
+        )?;
         let checked = claims::check(
             issuer,
             &tape,
@@ -405,6 +424,14 @@ pub struct StagedJwt {
     signature: std::ops::Range<usize>,
 }
 
+/// The checks on the other parts that come before any key is looked up: a signature is
+/// present, and the payload is canonical base64url (its decoding waits for the signature when
+/// a `kid` picks the key).
+fn check_parts(compact: &jws::Compact<'_>) -> Result<(), Rejection> {
+    jws::check_signature_present(compact)?;
+    jws::check_b64url(compact.payload, "payload")
+}
+
 fn check_size(token: &str, limits: JwtLimits) -> Result<(), Rejection> {
     if token.len() > limits.max_token_bytes {
         return Err(Rejection::TokenTooLarge {
@@ -415,16 +442,26 @@ fn check_size(token: &str, limits: JwtLimits) -> Result<(), Rejection> {
     Ok(())
 }
 
+/// Writes the decoded payload into a buffer, for [`JsonBuffers::parse`]. The payload's
+/// encoding is checked before ([`check_parts`]); were it not canonical, the buffer would stay
+/// empty, which is not JSON.
+fn fill_payload(encoded: &str) -> impl Fn(&mut Vec<u8>) + '_ {
+    move |out| {
+        let _ = jws::decode_b64url(encoded, "payload", out);
+    }
+}
+
 /// Decodes and parses the payload of a token whose signature verified.
 fn parse_verified_payload<'p>(
     encoded: &str,
     payload: &'p mut Vec<u8>,
+    exact: &'p mut Vec<u8>,
     json: &mut JsonBuffers,
 ) -> Result<simd_json::Tape<'p>, Rejection> {
-    jws::decode_b64url(encoded, "payload", payload)?;
-    json.parse(payload).map_err(|err| Rejection::InvalidClaims {
-        reason: format!("the payload is not JSON: {err}"),
-    })
+    json.parse(fill_payload(encoded), payload, exact)
+        .map_err(|err| Rejection::InvalidClaims {
+            reason: err.describe("payload"),
+        })
 }
 
 /// Decodes the signature into `buf` and checks it over the signing input.
@@ -492,9 +529,9 @@ mod tests {
     #[test]
     fn remembered_headers_read_as_parsed_ones() {
         let mut memo = HeaderMemos::default();
-        let (mut buf, mut json) = (Vec::new(), JsonBuffers::default());
+        let (mut buf, mut spare, mut json) = (Vec::new(), Vec::new(), JsonBuffers::default());
         let mut read = |encoded: &str| {
-            memo.read(encoded, &mut buf, &mut json)
+            memo.read(encoded, &mut buf, &mut spare, &mut json)
                 .map(|(alg, kid)| (alg, kid.map(str::to_owned)))
                 .map_err(|err| err.code())
         };

@@ -40,7 +40,7 @@ const REJECTIONS: &[(&str, &str, &str)] = &[
     ("unknown-issuer", "decode", "unknown_issuer"),
     ("unknown-key", "decode", "unknown_key"),
     ("wrong-key", "signature", "bad_signature"),
-    ("garbage-payload", "signature", "bad_signature"),
+    ("garbage-payload", "decode", "malformed_token"),
     ("duplicate-claim", "claims", "invalid_claims"),
     ("missing-sub", "claims", "missing_claim"),
     ("expired", "claims", "expired"),
@@ -113,8 +113,13 @@ fn messages_say_what_failed() {
         "alg \"RS256\" is not allowed: key \"es-1\" is bound to ES256"
     );
     assert_eq!(
-        message("garbage-payload"),
+        message("wrong-key"),
         "ES256 signature does not verify with key \"es-1\" of issuer \"bootstrap\""
+    );
+    assert!(
+        message("garbage-payload")
+            .starts_with("token is not a compact JWS: the payload is not canonical base64url"),
+        "every part's encoding is checked before the signature"
     );
 }
 
@@ -256,6 +261,10 @@ fn fatal_errors_exit_1_with_one_line_naming_the_file() {
         (
             "trust_domain = \"td\"\n[[jwt_issuer]]\nname = \"x\"\nissuer = \"x\"\njwks_path = \"k.json\"\naudiences = [\"a\"]\nalgorithms = [\"ES256\"]\n[jwt_issuer.claim_rules]\nr = { regex = \"(\" }\n",
             &["claim_rules.r.regex"],
+        ),
+        (
+            "trust_domain = \"td\"\n[[jwt_issuer]]\nname = \"x\"\nissuer = \"x\"\njwks_path = \"k.json\"\naudiences = [\"a\"]\nalgorithms = [\"ES256\"]\nselector_claims = [\"sub\", \"k8s.ns\"]\n",
+            &["selector_claims", "k8s.ns"],
         ),
     ];
     fs::write(

@@ -7,6 +7,8 @@
 //! - `roundtrip`: `gen` fleets verified against their `expected.jsonl`.
 //! - `hostile`: deep nesting, huge numbers, invalid UTF-8, NUL, 1 MB lines, a million lines,
 //!   CRLF, no final newline; bounded memory on a large stdin stream.
+//! - `jwt_attacks`: forged and taken-apart tokens: `alg: none`, non-canonical parts, claim
+//!   names and values built to forge selectors, every JSON number and string escape.
 //! - `properties`: arbitrary input lines give exactly one result each and never panic.
 //! - `replay_state`: single use across runs and `--resume`.
 //! - `replay_store`: single use in a real Redis across concurrent `--shard` processes; Redis
@@ -17,6 +19,7 @@
 mod cli;
 mod determinism;
 mod hostile;
+mod jwt_attacks;
 mod properties;
 mod replay_state;
 mod replay_store;
