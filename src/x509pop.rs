@@ -57,8 +57,11 @@ pub const DEFAULT_MAX_INTERMEDIATES: usize = 4;
 pub const DEFAULT_MAX_RSA_KEY_SIZE: usize = 8192;
 /// Nonce length of SPIRE's challenge and response.
 const NONCE_LEN: usize = 32;
-/// How long a consumed challenge nonce is remembered (SPEC §6).
-const NONCE_LIFETIME: i64 = 86_400;
+/// The longest a consumed challenge nonce is remembered: until the leaf's `notAfter` (after it
+/// the transcript fails the chain check anyway), but at most 398 days (the CA/Browser Forum's
+/// limit on a certificate's validity), so that the state of a fleet of long-lived leaves stays
+/// bounded. A transcript of a leaf valid for longer can attest again after that.
+pub const MAX_NONCE_RETENTION: i64 = 398 * 86_400;
 
 /// SPIRE accepts any extended key usage (Go's `ExtKeyUsageAny`).
 struct AnyEku;
@@ -375,7 +378,8 @@ impl X509Pop {
         out.replay_key.clear();
         out.replay_key.push_str("x509pop:");
         out.replay_key.push_str(&B64.encode(nonce));
-        Ok(Some(now.saturating_add(NONCE_LIFETIME)))
+        let not_after = leaf.validity().not_after.timestamp();
+        Ok(Some(not_after.min(now.saturating_add(MAX_NONCE_RETENTION))))
     }
 
     /// Verifies the chain; returns the fingerprints of its non-leaf certificates, root included.
