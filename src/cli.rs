@@ -5,12 +5,12 @@
 use std::fs::{self, OpenOptions};
 use std::io::{self, BufRead, IsTerminal, Seek, SeekFrom};
 use std::path::{Path, PathBuf};
-use std::time::{SystemTime, UNIX_EPOCH};
 
 use clap::{Args, Parser, Subcommand};
 
+use crate::failure::Failure;
 use crate::input::Input;
-use crate::pipeline::{self, RunError, RunOptions, RunStats};
+use crate::pipeline::{self, default_threads, RunError, RunOptions, RunStats};
 use crate::replay::redis::RedisStore;
 use crate::replay::{ReplayStore, SingleUse};
 use crate::shard::Shard;
@@ -83,32 +83,6 @@ struct VerifyArgs {
     no_progress: bool,
 }
 
-/// A fatal error: a message for `error: …` and the exit status.
-pub struct Failure {
-    /// The message, naming the file and the problem.
-    pub message: String,
-    /// 1 for fatal errors, 2 for usage errors.
-    pub status: u8,
-}
-
-impl Failure {
-    /// A fatal error (exit 1).
-    pub fn fatal(message: impl Into<String>) -> Failure {
-        Failure {
-            message: message.into(),
-            status: 1,
-        }
-    }
-
-    /// A usage error (exit 2).
-    pub fn usage(message: impl Into<String>) -> Failure {
-        Failure {
-            message: message.into(),
-            status: 2,
-        }
-    }
-}
-
 /// Runs the command line; returns the process exit status.
 pub fn main() -> u8 {
     let cli = Cli::parse();
@@ -126,20 +100,8 @@ pub fn main() -> u8 {
     }
 }
 
-/// The number of cores, for `--threads` defaults.
-pub fn default_threads() -> usize {
-    std::thread::available_parallelism().map_or(1, usize::from)
-}
-
-/// The clock, read once.
-pub fn clock_now() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs() as i64)
-}
-
 fn verify(args: VerifyArgs) -> Result<(), Failure> {
-    let now = args.now.unwrap_or_else(clock_now);
+    let now = args.now.unwrap_or_else(crate::time::clock_now);
     let threads = args.threads.map_or_else(default_threads, usize::from);
     let to_stdout = args.output == Path::new("-");
     if args.resume && to_stdout {

@@ -17,7 +17,8 @@
 //! | sink | [`sink`] | the result line format and the output |
 //! | cli, gen, bench | [`cli`], [`gen`], [`bench`](mod@bench) | the commands |
 //!
-//! Support: [`json`] (borrowed views over simd-json tapes), [`time`] (RFC 3339), [`hex`],
+//! Support: [`json`] (borrowed views over simd-json tapes), [`time`] (RFC 3339, the clock),
+//! [`hex`], [`text`] (quoting untrusted text), [`failure`] (a command's exit status),
 //! [`order`] (bytewise `<` decided inline for short strings).
 #![deny(missing_docs)]
 
@@ -25,6 +26,7 @@ pub mod bench;
 pub mod cli;
 pub mod config;
 pub mod error;
+pub mod failure;
 pub mod gen;
 pub mod hex;
 pub mod input;
@@ -40,6 +42,7 @@ pub mod selectors;
 pub mod shard;
 pub mod sink;
 pub mod template;
+pub mod text;
 pub mod time;
 pub mod verifier;
 pub mod x509pop;

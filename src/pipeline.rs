@@ -45,6 +45,11 @@ const IN_FLIGHT_PER_THREAD: usize = 4;
 /// room to go on (a chunk in flight is ~256 input lines and their results, a few hundred KiB).
 const IN_FLIGHT_PER_THREAD_REMOTE: usize = 16;
 
+/// The number of cores, for `--threads` defaults.
+pub fn default_threads() -> usize {
+    std::thread::available_parallelism().map_or(1, usize::from)
+}
+
 /// How a run is carried out.
 #[derive(Clone, Debug)]
 pub struct RunOptions {

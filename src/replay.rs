@@ -373,7 +373,7 @@ impl ReplayStore {
 
 /// Describes a replay key for a message: `jti "x" of issuer y`, `challenge nonce …`.
 pub fn describe_key(key: &str) -> String {
-    use crate::error::clip;
+    use crate::text::clip;
     if let Some(rest) = key.strip_prefix("jwt:") {
         let (issuer, jti) = rest.split_once(':').unwrap_or((rest, ""));
         return format!("jti {:?} of issuer {issuer:?}", clip(jti));
