@@ -127,6 +127,7 @@ fn bench(c: &mut Criterion) {
                         skip_records: 0,
                         progress: false,
                         shard: Shard::ALL,
+                        ..RunOptions::default()
                     };
                     let stats = pipeline::run_in(
                         &pool,

@@ -438,6 +438,7 @@ fn engine_round(
         skip_records: 0,
         progress: false,
         shard: Shard::ALL,
+        ..RunOptions::default()
     };
     let started = Instant::now();
     let mut sink = io::sink();

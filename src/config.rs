@@ -14,7 +14,7 @@ use crate::jwt::{self, ClaimRule, Issuer, JwtVerifier, SelectorClaims, SingleUse
 use crate::keys::{load_jwks, Alg, JwksPolicy};
 use crate::selectors::AliasIndex;
 use crate::template::{is_valid_spiffe_path, Template};
-use crate::verifier::{Limits, Verifier};
+use crate::verifier::{ConfigFile, Limits, Verifier};
 use crate::x509pop::{self, ChainCache, X509Pop};
 
 #[derive(Deserialize)]
@@ -183,8 +183,14 @@ pub fn from_str_with(text: &str, base: &Path, cache: ChainCache) -> Result<Verif
         }
     }
 
+    // Every file the config makes the run read, for the run's path checks and its run record.
+    let mut files = Vec::new();
     let mut issuers = Vec::with_capacity(raw.jwt_issuer.len());
     for (n, issuer) in raw.jwt_issuer.into_iter().enumerate() {
+        files.push(ConfigFile {
+            key: format!("jwt_issuer[{n}].jwks_path"),
+            path: base.join(&issuer.jwks_path),
+        });
         let label = format!("jwt_issuer[{n}] ({:?})", issuer.name);
         if issuers.iter().any(|i: &Issuer| *i.name == *issuer.name) {
             return Err(format!("{label}.name: another issuer has this name"));
@@ -193,6 +199,14 @@ pub fn from_str_with(text: &str, base: &Path, cache: ChainCache) -> Result<Verif
     }
     let jwt = JwtVerifier::new(issuers)?;
 
+    if let Some(section) = &raw.x509pop {
+        for (n, path) in section.ca_bundle_paths.iter().enumerate() {
+            files.push(ConfigFile {
+                key: format!("x509pop.ca_bundle_paths[{n}]"),
+                path: base.join(path),
+            });
+        }
+    }
     let x509pop = raw
         .x509pop
         .map(|section| build_x509pop(section, base, cache))
@@ -202,6 +216,10 @@ pub fn from_str_with(text: &str, base: &Path, cache: ChainCache) -> Result<Verif
         None => None,
         Some(section) => {
             let path = base.join(&section.tokens_path);
+            files.push(ConfigFile {
+                key: "join_token.tokens_path".into(),
+                path: path.clone(),
+            });
             let text = fs::read_to_string(&path)
                 .map_err(|err| format!("join_token.tokens_path: {}: {err}", path.display()))?;
             Some(
@@ -235,6 +253,7 @@ pub fn from_str_with(text: &str, base: &Path, cache: ChainCache) -> Result<Verif
         join_tokens,
         x509pop,
         aliases,
+        files,
     })
 }
 

@@ -38,6 +38,7 @@ pub mod order;
 pub mod pipeline;
 pub mod record;
 pub mod replay;
+pub mod run_files;
 pub mod selectors;
 pub mod shard;
 pub mod sink;

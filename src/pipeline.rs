@@ -23,8 +23,12 @@
 
 use std::cell::RefCell;
 use std::collections::{BTreeMap, HashMap};
-use std::io::{self, Write};
+use std::fs::File;
+use std::io::{self, BufRead, Read, Write};
 use std::ops::Range;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use crossbeam_channel::bounded;
@@ -51,7 +55,7 @@ pub fn default_threads() -> usize {
 }
 
 /// How a run is carried out.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, Default)]
 pub struct RunOptions {
     /// Worker threads.
     pub threads: usize,
@@ -63,6 +67,12 @@ pub struct RunOptions {
     pub progress: bool,
     /// The records this process takes (`--shard`); the others get no result here.
     pub shard: Shard,
+    /// The file holding the `skip_records` kept lines (`--resume`): each must be byte for byte
+    /// the line this run gives for its record, or the run stops before writing anything.
+    pub kept_output: Option<PathBuf>,
+    /// Set (by a signal handler) to stop taking records: those in flight are finished and
+    /// written, and the run returns with [`RunStats::interrupted`] set.
+    pub stop: Option<Arc<AtomicBool>>,
 }
 
 /// Counts for the summary.
@@ -78,6 +88,9 @@ pub struct RunStats {
     pub by_code: BTreeMap<&'static str, u64>,
     /// Wall time of the run.
     pub elapsed: Duration,
+    /// The run stopped early at [`RunOptions::stop`]: the counts are those of the records
+    /// written.
+    pub interrupted: bool,
 }
 
 /// Why a run stopped early.
@@ -87,6 +100,19 @@ pub enum RunError {
     Input(io::Error),
     /// Writing the output failed.
     Output(io::Error),
+    /// A kept line (`--resume`) is not the line this run gives for its record.
+    KeptDiffers {
+        /// The 1-based line of the output.
+        output_line: u64,
+        /// The record's input line.
+        input_line: u64,
+    },
+}
+
+impl From<io::Error> for RunError {
+    fn from(err: io::Error) -> RunError {
+        RunError::Output(err)
+    }
 }
 
 struct RecordMeta {
@@ -221,6 +247,16 @@ pub fn run_in(
         let _ = slot_tx.send(ResultBuffers::default());
     }
     let max_record_bytes = verifier.limits().max_record_bytes;
+    let kept = match (&options.kept_output, options.skip_records) {
+        (Some(path), 1..) => Some(KeptLines::open(path).map_err(RunError::Output)?),
+        _ => None,
+    };
+    let stopped = || {
+        options
+            .stop
+            .as_ref()
+            .is_some_and(|stop| stop.load(Ordering::SeqCst))
+    };
 
     let (read_result, write_result) = std::thread::scope(|scope| {
         let writer = std::thread::Builder::new()
@@ -235,6 +271,7 @@ pub fn run_in(
                     store,
                     now: options.now,
                     skip: options.skip_records,
+                    kept,
                     stats: RunStats::default(),
                     patched: Vec::new(),
                     outcomes: Vec::new(),
@@ -262,7 +299,7 @@ pub fn run_in(
                         sized = true;
                         writer.size_store(&batch, input.len());
                     }
-                    writer.write_chunks(&batch).map_err(RunError::Output)?;
+                    writer.write_chunks(&batch)?;
                     for chunk in batch.drain(..) {
                         progress.inc(chunk.input_bytes as u64);
                         let end = chunk.offset + chunk.input_bytes as u64;
@@ -286,9 +323,15 @@ pub fn run_in(
 
         let read_result = pool.in_place_scope(|workers| {
             let result = input.chunks(max_record_bytes, threads, |chunk| {
+                if stopped() {
+                    return false;
+                }
                 let Ok(out) = slot_rx.recv() else {
                     return false; // the writer stopped: stop reading
                 };
+                if stopped() {
+                    return false; // the chunk is not judged: its records get no result
+                }
                 let tx = result_tx.clone();
                 workers.spawn(move |_| {
                     let _ = tx.send(judge_chunk(verifier, &chunk, options, out));
@@ -310,6 +353,7 @@ pub fn run_in(
     let mut stats = write_result?;
     read_result.map_err(RunError::Input)?;
     stats.elapsed = started.elapsed();
+    stats.interrupted = stopped();
     Ok(stats)
 }
 
@@ -318,6 +362,8 @@ struct OrderedWriter<'a, W: Write> {
     store: &'a mut SingleUse,
     now: i64,
     skip: u64,
+    /// The kept lines to compare the first `skip` lines with.
+    kept: Option<KeptLines>,
     stats: RunStats,
     /// Scratch for one replayed record's line.
     patched: Vec<u8>,
@@ -348,7 +394,7 @@ impl<W: Write> OrderedWriter<'_, W> {
 
     /// Writes chunks (consecutive, in order) line by line, replacing the lines of records whose
     /// single-use key was taken. Unchanged lines go out in contiguous runs of each chunk buffer.
-    fn write_chunks(&mut self, chunks: &[ChunkResult]) -> io::Result<()> {
+    fn write_chunks(&mut self, chunks: &[ChunkResult]) -> Result<(), RunError> {
         // One call to the store for the whole batch: for Redis, one pipelined round trip.
         let claims: Vec<Claim<'_>> = chunks
             .iter()
@@ -384,7 +430,7 @@ impl<W: Write> OrderedWriter<'_, W> {
         &mut self,
         chunk: &ChunkResult,
         outcomes: &mut std::slice::Iter<'_, Outcome>,
-    ) -> io::Result<()> {
+    ) -> Result<(), RunError> {
         let mut run_start: Option<usize> = None;
         for record in &chunk.out.records {
             self.stats.records += 1;
@@ -413,13 +459,24 @@ impl<W: Write> OrderedWriter<'_, W> {
                 }),
             };
             let Some(rejection) = rejection else {
-                if write && run_start.is_none() {
+                if !write {
+                    self.compare_kept(&chunk.out.buf[record.span.clone()], record.line)?;
+                } else if run_start.is_none() {
                     run_start = Some(record.span.start);
                 }
                 continue;
             };
             self.count_rejection(rejection.code());
-            if write {
+            if !write {
+                self.patched.clear();
+                self.patched
+                    .extend_from_slice(&chunk.out.buf[record.span.start..record.prefix_end]);
+                sink::write_rejected(&mut self.patched, &rejection);
+                let patched = std::mem::take(&mut self.patched);
+                let compared = self.compare_kept(&patched, record.line);
+                self.patched = patched;
+                compared?;
+            } else {
                 if let Some(start) = run_start.take() {
                     self.output
                         .write_all(&chunk.out.buf[start..record.span.start])?;
@@ -435,6 +492,21 @@ impl<W: Write> OrderedWriter<'_, W> {
             self.output.write_all(&chunk.out.buf[start..])?;
         }
         Ok(())
+    }
+
+    /// Checks that the next kept line is `line` (the result of input line `input_line`).
+    fn compare_kept(&mut self, line: &[u8], input_line: u64) -> Result<(), RunError> {
+        let Some(kept) = &mut self.kept else {
+            return Ok(());
+        };
+        if kept.next_is(line)? {
+            Ok(())
+        } else {
+            Err(RunError::KeptDiffers {
+                output_line: self.stats.records,
+                input_line,
+            })
+        }
     }
 
     fn count_rejection(&mut self, code: &'static str) {
@@ -460,4 +532,28 @@ fn progress_bar(enabled: bool, total: Option<u64>) -> ProgressBar {
     };
     bar.enable_steady_tick(Duration::from_millis(200));
     bar
+}
+
+/// The kept lines of an output (`--resume`), read back one by one to compare.
+struct KeptLines {
+    reader: io::BufReader<File>,
+    line: Vec<u8>,
+}
+
+impl KeptLines {
+    fn open(path: &std::path::Path) -> io::Result<KeptLines> {
+        Ok(KeptLines {
+            reader: io::BufReader::with_capacity(1 << 20, File::open(path)?),
+            line: Vec::new(),
+        })
+    }
+
+    /// True when the next kept line is exactly `want` (newline included).
+    fn next_is(&mut self, want: &[u8]) -> io::Result<bool> {
+        self.line.clear();
+        (&mut self.reader)
+            .take(want.len() as u64 + 1)
+            .read_until(b'\n', &mut self.line)?;
+        Ok(self.line == want)
+    }
 }

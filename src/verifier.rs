@@ -46,6 +46,17 @@ pub struct Verifier {
     pub(crate) join_tokens: Option<JoinTokens>,
     pub(crate) x509pop: Option<X509Pop>,
     pub(crate) aliases: AliasIndex,
+    /// The files the configuration named and the verifier was built from.
+    pub(crate) files: Vec<ConfigFile>,
+}
+
+/// A file the configuration named (a key set, a CA bundle, the join tokens).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ConfigFile {
+    /// The config key naming it: `jwt_issuer[0].jwks_path`, `x509pop.ca_bundle_paths[1]`, …
+    pub key: String,
+    /// Its path, relative paths joined to the config file's folder.
+    pub path: std::path::PathBuf,
 }
 
 /// Per-worker buffers, reused from record to record.
@@ -111,6 +122,11 @@ impl Verifier {
     /// The trust domain.
     pub fn trust_domain(&self) -> &str {
         &self.trust_domain
+    }
+
+    /// The files the configuration named, in the order it names them.
+    pub fn files(&self) -> &[ConfigFile] {
+        &self.files
     }
 
     /// The limits in force.
