@@ -199,7 +199,10 @@ mod tests {
                 "{err}"
             );
             let shown = fs::canonicalize(alias).unwrap();
-            assert!(err.contains(&format!("{}: refused", shown.display())), "{err}");
+            assert!(
+                err.contains(&format!("{}: refused", shown.display())),
+                "{err}"
+            );
         }
         // A dangling link names the file it would create.
         let err = check_collisions(
