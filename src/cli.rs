@@ -76,6 +76,10 @@ struct VerifyArgs {
     /// Never draw a progress bar.
     #[arg(long)]
     no_progress: bool,
+    /// Reject a record whose agent ID another attestor (another JWT issuer, x509pop, join
+    /// tokens) produced earlier in the run, as policy/agent_id_collision.
+    #[arg(long)]
+    strict_namespaces: bool,
     /// Exit 3 when any record is rejected (as --max-rejected 0).
     #[arg(long, conflicts_with = "max_rejected")]
     fail_on_reject: bool,

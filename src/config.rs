@@ -12,6 +12,7 @@ use serde::Deserialize;
 use crate::join_token::JoinTokens;
 use crate::jwt::{self, ClaimRule, Issuer, JwtVerifier, SelectorClaims, SingleUse};
 use crate::keys::{load_jwks, Alg, JwksPolicy};
+use crate::namespaces::Namespaces;
 use crate::selectors::AliasIndex;
 use crate::template::{is_valid_spiffe_path, Template};
 use crate::verifier::{ConfigFile, Limits, Verifier};
@@ -209,8 +210,25 @@ pub fn from_str_with(text: &str, base: &Path, cache: ChainCache) -> Result<Verif
     }
     let x509pop = raw
         .x509pop
-        .map(|section| build_x509pop(section, base, cache))
+        .map(|section| build_x509pop(section, base, cache, td))
         .transpose()?;
+    // The attestors in the order of `Judged::attestor`: issuers, x509pop, join tokens (those
+    // not configured attest nothing, so have no namespace).
+    let mut attestors: Vec<(String, Option<String>)> = jwt
+        .issuers()
+        .iter()
+        .map(|issuer| {
+            (
+                format!("jwt issuer {:?}", issuer.name),
+                Some(issuer.template.constant_prefix().to_owned()),
+            )
+        })
+        .collect();
+    let (x509pop, x509pop_prefix) = match x509pop {
+        Some((x509pop, prefix)) => (Some(x509pop), Some(prefix)),
+        None => (None, None),
+    };
+    attestors.push(("x509pop".into(), x509pop_prefix));
 
     let join_tokens = match raw.join_token {
         None => None,
@@ -228,6 +246,11 @@ pub fn from_str_with(text: &str, base: &Path, cache: ChainCache) -> Result<Verif
             )
         }
     };
+
+    attestors.push((
+        "join_token".into(),
+        join_tokens.as_ref().map(|_| "/join_token/".into()),
+    ));
 
     let id_prefix = format!("spiffe://{td}/");
     let mut aliases = Vec::with_capacity(raw.node_alias.len());
@@ -254,10 +277,17 @@ pub fn from_str_with(text: &str, base: &Path, cache: ChainCache) -> Result<Verif
         x509pop,
         aliases,
         files,
+        namespaces: Namespaces::new(attestors),
     })
 }
 
-fn build_x509pop(raw: RawX509pop, base: &Path, cache: ChainCache) -> Result<X509Pop, String> {
+/// The x509pop attestor, and the constant prefix of its agent paths.
+fn build_x509pop(
+    raw: RawX509pop,
+    base: &Path,
+    cache: ChainCache,
+    trust_domain: &str,
+) -> Result<(X509Pop, String), String> {
     if raw.max_rsa_key_size == 0 {
         return Err("x509pop.max_rsa_key_size must be greater than 0".into());
     }
@@ -270,6 +300,14 @@ fn build_x509pop(raw: RawX509pop, base: &Path, cache: ChainCache) -> Result<X509
         x509pop::TEMPLATE_ROOTS,
     )
     .map_err(|err| format!("x509pop.agent_path_template: {err}"))?;
+    let prefix = template
+        .with_constants(|path| match path {
+            [field] if &**field == "PluginName" => Some("x509pop".into()),
+            [field] if &**field == "TrustDomain" => Some(trust_domain.into()),
+            _ => None,
+        })
+        .constant_prefix()
+        .to_owned();
     X509Pop::new(
         &paths,
         raw.max_intermediates,
@@ -277,6 +315,7 @@ fn build_x509pop(raw: RawX509pop, base: &Path, cache: ChainCache) -> Result<X509
         template,
         cache,
     )
+    .map(|x509pop| (x509pop, prefix))
     .map_err(|err| format!("x509pop.ca_bundle_paths: {err}"))
 }
 

@@ -261,6 +261,16 @@ pub enum Rejection {
         /// The limit.
         max: usize,
     },
+    /// The agent ID was produced earlier in the run by another attestor
+    /// (`--strict-namespaces`).
+    AgentIdCollision {
+        /// The attestor of this record.
+        attestor: String,
+        /// The attestor that produced the ID first.
+        first: String,
+        /// The line that produced it first.
+        first_line: u64,
+    },
 }
 
 impl Rejection {
@@ -294,7 +304,9 @@ impl Rejection {
             MalformedChallenge { .. } | BadProof { .. } => Stage::Pop,
             UnknownToken | TokenExpired { .. } => Stage::JoinToken,
             Replayed { .. } | StoreUnavailable { .. } => Stage::Replay,
-            TemplateError { .. } | TooManySelectors { .. } => Stage::Policy,
+            TemplateError { .. } | TooManySelectors { .. } | AgentIdCollision { .. } => {
+                Stage::Policy
+            }
         }
     }
 
@@ -334,6 +346,7 @@ impl Rejection {
             StoreUnavailable { .. } => "store_unavailable",
             TemplateError { .. } => "template_error",
             TooManySelectors { .. } => "too_many_selectors",
+            AgentIdCollision { .. } => "agent_id_collision",
         }
     }
 
@@ -442,6 +455,15 @@ impl fmt::Display for Rejection {
             TooManySelectors { count, max } => {
                 write!(f, "{count} selectors, over limits.max_selectors = {max}")
             }
+            AgentIdCollision {
+                attestor,
+                first,
+                first_line,
+            } => write!(
+                f,
+                "this agent ID was produced by line {first_line} ({first}) earlier in the run; \
+                 {attestor} may not attest it too (--strict-namespaces)"
+            ),
         }
     }
 }

@@ -34,6 +34,7 @@ pub mod join_token;
 pub mod json;
 pub mod jwt;
 pub mod keys;
+pub mod namespaces;
 pub mod order;
 pub mod pipeline;
 pub mod record;

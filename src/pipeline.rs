@@ -36,6 +36,7 @@ use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
 use crate::error::Rejection;
 use crate::input::{lines, Chunk, Input};
+use crate::namespaces::{self, AgentIds, Attestor, Collision, PathDigest};
 use crate::replay::{describe_key, Claim, Outcome, SingleUse};
 use crate::shard::Shard;
 use crate::sink;
@@ -73,6 +74,9 @@ pub struct RunOptions {
     /// Set (by a signal handler) to stop taking records: those in flight are finished and
     /// written, and the run returns with [`RunStats::interrupted`] set.
     pub stop: Option<Arc<AtomicBool>>,
+    /// Reject a record whose agent ID another attestor produced earlier in the run
+    /// (`policy/agent_id_collision`) instead of only counting it (see [`crate::namespaces`]).
+    pub strict_namespaces: bool,
 }
 
 /// Counts for the summary.
@@ -91,7 +95,14 @@ pub struct RunStats {
     /// The run stopped early at [`RunOptions::stop`]: the counts are those of the records
     /// written.
     pub interrupted: bool,
+    /// Records whose agent ID another attestor produced earlier in the run.
+    pub agent_id_collisions: u64,
+    /// The first few of them.
+    pub first_collisions: Vec<Collision>,
 }
+
+/// How many collisions [`RunStats::first_collisions`] keeps.
+const COLLISIONS_KEPT: usize = 10;
 
 /// Why a run stopped early.
 #[derive(Debug)]
@@ -121,6 +132,9 @@ struct RecordMeta {
     prefix_end: usize,
     verdict: Verdict,
     key: Range<usize>,
+    /// The attestor and agent path digest of an attested record whose path another attestor
+    /// could also produce (see [`crate::namespaces`]).
+    agent: Option<(Attestor, PathDigest)>,
 }
 
 struct ChunkResult {
@@ -165,6 +179,7 @@ fn judge_chunk(
         let mut batch = Vec::with_capacity(BATCH_RECORDS);
         let mut signatures = Vec::new();
         let mut taken = lines(chunk).filter(|(line, _)| options.shard.takes(*line));
+        let namespaces = verifier.namespaces();
         loop {
             signatures.clear();
             batch.extend(
@@ -186,12 +201,22 @@ fn judge_chunk(
                 if let Verdict::Attested(Some(_)) = judged.verdict {
                     keys.push_str(&scratch.replay_key);
                 }
+                let agent = match judged.verdict {
+                    Verdict::Attested(_) if !namespaces.disjoint() => {
+                        let path = scratch.agent_path();
+                        namespaces
+                            .shared(judged.attestor, path)
+                            .then(|| (judged.attestor, namespaces::digest(path)))
+                    }
+                    _ => None,
+                };
                 records.push(RecordMeta {
                     line,
                     span: start..buf.len(),
                     prefix_end: judged.prefix_end,
                     verdict: judged.verdict,
                     key: key_start..keys.len(),
+                    agent,
                 });
             }
         }
@@ -272,6 +297,10 @@ pub fn run_in(
                     now: options.now,
                     skip: options.skip_records,
                     kept,
+                    namespaces: verifier.namespaces(),
+                    strict_namespaces: options.strict_namespaces,
+                    agent_ids: AgentIds::default(),
+                    collided: Vec::new(),
                     stats: RunStats::default(),
                     patched: Vec::new(),
                     outcomes: Vec::new(),
@@ -364,6 +393,12 @@ struct OrderedWriter<'a, W: Write> {
     skip: u64,
     /// The kept lines to compare the first `skip` lines with.
     kept: Option<KeptLines>,
+    namespaces: &'a crate::namespaces::Namespaces,
+    strict_namespaces: bool,
+    /// Who produced each agent path that two attestors could produce.
+    agent_ids: AgentIds,
+    /// Per record of the batch being written, in order: the collision of its agent ID.
+    collided: Vec<Option<Collision>>,
     stats: RunStats,
     /// Scratch for one replayed record's line.
     patched: Vec<u8>,
@@ -395,22 +430,33 @@ impl<W: Write> OrderedWriter<'_, W> {
     /// Writes chunks (consecutive, in order) line by line, replacing the lines of records whose
     /// single-use key was taken. Unchanged lines go out in contiguous runs of each chunk buffer.
     fn write_chunks(&mut self, chunks: &[ChunkResult]) -> Result<(), RunError> {
+        // Agent IDs first, in input order: a record rejected for its ID claims no key.
+        let mut collided = std::mem::take(&mut self.collided);
+        collided.clear();
+        for record in chunks.iter().flat_map(|chunk| &chunk.out.records) {
+            let collision = record
+                .agent
+                .and_then(|(attestor, digest)| self.agent_ids.note(digest, attestor, record.line));
+            if let Some(collision) = collision {
+                self.stats.agent_id_collisions += 1;
+                if self.stats.first_collisions.len() < COLLISIONS_KEPT {
+                    self.stats.first_collisions.push(collision);
+                }
+            }
+            collided.push(collision.filter(|_| self.strict_namespaces));
+        }
         // One call to the store for the whole batch: for Redis, one pipelined round trip.
         let claims: Vec<Claim<'_>> = chunks
             .iter()
-            .flat_map(|chunk| {
-                chunk
-                    .out
-                    .records
-                    .iter()
-                    .filter_map(move |record| match record.verdict {
-                        Verdict::Attested(Some(expires_at)) => Some(Claim {
-                            key: &chunk.out.keys[record.key.clone()],
-                            expires_at,
-                            line: record.line,
-                        }),
-                        _ => None,
-                    })
+            .flat_map(|chunk| chunk.out.records.iter().map(move |record| (chunk, record)))
+            .zip(&collided)
+            .filter_map(|((chunk, record), refused)| match record.verdict {
+                Verdict::Attested(Some(expires_at)) if refused.is_none() => Some(Claim {
+                    key: &chunk.out.keys[record.key.clone()],
+                    expires_at,
+                    line: record.line,
+                }),
+                _ => None,
             })
             .collect();
         self.outcomes.clear();
@@ -418,45 +464,60 @@ impl<W: Write> OrderedWriter<'_, W> {
         let outcomes = std::mem::take(&mut self.outcomes);
         // Outcomes are in claim order, so the chunks take theirs from one iterator in turn.
         let mut next_outcome = outcomes.iter();
+        let mut next_refused = collided.iter();
         let result = chunks
             .iter()
-            .try_for_each(|chunk| self.write_records(chunk, &mut next_outcome));
+            .try_for_each(|chunk| self.write_records(chunk, &mut next_outcome, &mut next_refused));
         self.outcomes = outcomes;
+        self.collided = collided;
         result
     }
 
-    /// Writes a chunk's lines in order, taking the store's outcome of each claim from `outcomes`.
+    /// Writes a chunk's lines in order, taking the store's outcome of each claim from `outcomes`
+    /// and whether each record is refused for its agent ID from `refused`.
     fn write_records(
         &mut self,
         chunk: &ChunkResult,
         outcomes: &mut std::slice::Iter<'_, Outcome>,
+        refused: &mut std::slice::Iter<'_, Option<Collision>>,
     ) -> Result<(), RunError> {
         let mut run_start: Option<usize> = None;
         for record in &chunk.out.records {
             self.stats.records += 1;
             let write = self.stats.records > self.skip;
-            let outcome = match record.verdict {
+            let refused = refused.next().copied().flatten();
+            let outcome = match (record.verdict, refused) {
+                (Verdict::Attested(_), Some(_)) => Outcome::Fresh, // claimed nothing
                 // A missing outcome cannot happen (one per claim); never attest without one.
-                Verdict::Attested(Some(_)) => *outcomes.next().unwrap_or(&Outcome::Unavailable),
+                (Verdict::Attested(Some(_)), None) => {
+                    *outcomes.next().unwrap_or(&Outcome::Unavailable)
+                }
                 _ => Outcome::Fresh,
             };
-            let rejection = match (record.verdict, outcome) {
-                (Verdict::Rejected(code), _) => {
+            let rejection = match (record.verdict, outcome, refused) {
+                (Verdict::Attested(_), _, Some(collision)) => Some(Rejection::AgentIdCollision {
+                    attestor: self.namespaces.name(collision.again.0).to_owned(),
+                    first: self.namespaces.name(collision.first.0).to_owned(),
+                    first_line: collision.first.1,
+                }),
+                (Verdict::Rejected(code), _, _) => {
                     self.count_rejection(code);
                     None
                 }
-                (Verdict::Attested(_), Outcome::Fresh) => {
+                (Verdict::Attested(_), Outcome::Fresh, None) => {
                     self.stats.attested += 1;
                     None
                 }
-                (Verdict::Attested(_), Outcome::Consumed(by)) => Some(Rejection::Replayed {
+                (Verdict::Attested(_), Outcome::Consumed(by), None) => Some(Rejection::Replayed {
                     what: describe_key(&chunk.out.keys[record.key.clone()]),
                     by,
                 }),
-                (Verdict::Attested(_), Outcome::Unavailable) => Some(Rejection::StoreUnavailable {
-                    what: describe_key(&chunk.out.keys[record.key.clone()]),
-                    store: self.store.address().to_owned(),
-                }),
+                (Verdict::Attested(_), Outcome::Unavailable, None) => {
+                    Some(Rejection::StoreUnavailable {
+                        what: describe_key(&chunk.out.keys[record.key.clone()]),
+                        store: self.store.address().to_owned(),
+                    })
+                }
             };
             let Some(rejection) = rejection else {
                 if !write {

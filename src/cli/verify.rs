@@ -16,7 +16,8 @@ use std::sync::Arc;
 use super::{human_summary, summary_json, VerifyArgs};
 use crate::failure::{Failure, EXIT_INTERRUPTED, EXIT_TOO_MANY_REJECTED};
 use crate::input::Input;
-use crate::pipeline::{self, default_threads, RunError, RunOptions};
+use crate::namespaces::Namespaces;
+use crate::pipeline::{self, default_threads, RunError, RunOptions, RunStats};
 use crate::replay::redis::RedisStore;
 use crate::replay::state::{create_private_folder, temp_path, witness_path, StateBinding};
 use crate::replay::{ReplayStore, SingleUse};
@@ -346,6 +347,7 @@ pub(super) fn verify(args: VerifyArgs) -> Result<(), Failure> {
         shard,
         kept_output: resuming.then(|| args.output.clone()),
         stop: Some(stop),
+        strict_namespaces: args.strict_namespaces,
     };
     let stats = pipeline::run(&verifier, &input, &mut output, &mut store, &options).map_err(
         |err| match err {
@@ -371,10 +373,17 @@ pub(super) fn verify(args: VerifyArgs) -> Result<(), Failure> {
         },
     )?;
     output.sync().map_err(out_err)?;
+    let namespaces = verifier.namespaces();
     if stats.interrupted {
-        let summary = with_failure(summary_json(&stats, threads, now), "interrupted");
+        let summary = summary(&stats, threads, now, namespaces, Some("interrupted"));
         write_summary(&args, &summary)?;
-        eprintln!("{}", human_summary(&stats, threads, skip_records));
+        print_summary(
+            &stats,
+            threads,
+            skip_records,
+            namespaces,
+            args.strict_namespaces,
+        );
         let next = if to_stdout {
             "results went to stdout, which cannot be continued: run again, with --output FILE \
              to be able to resume"
@@ -419,14 +428,26 @@ pub(super) fn verify(args: VerifyArgs) -> Result<(), Failure> {
                     )
                 }
             );
-            let summary = with_failure(summary_json(&stats, threads, now), &message);
+            let summary = summary(&stats, threads, now, namespaces, Some(&message));
             write_summary(&args, &summary)?;
-            eprintln!("{}", human_summary(&stats, threads, skip_records));
+            print_summary(
+                &stats,
+                threads,
+                skip_records,
+                namespaces,
+                args.strict_namespaces,
+            );
             return Err(Failure::fatal(message));
         }
     }
-    write_summary(&args, &summary_json(&stats, threads, now))?;
-    eprintln!("{}", human_summary(&stats, threads, skip_records));
+    write_summary(&args, &summary(&stats, threads, now, namespaces, None))?;
+    print_summary(
+        &stats,
+        threads,
+        skip_records,
+        namespaces,
+        args.strict_namespaces,
+    );
     if let SingleUse::Redis(store) = &store {
         if let Some(loss) = store.loss() {
             let unavailable = stats.by_code.get("store_unavailable").copied().unwrap_or(0);
@@ -483,14 +504,65 @@ fn run_record(
     ))
 }
 
-/// `summary` with `"failed": reason` added.
-fn with_failure(summary: String, reason: &str) -> String {
-    match serde_json::from_str::<serde_json::Value>(&summary) {
-        Ok(serde_json::Value::Object(mut object)) => {
-            object.insert("failed".into(), reason.into());
-            serde_json::Value::Object(object).to_string()
-        }
-        _ => summary,
+/// The `--summary` object, with the agent IDs two attestors produced and, for a run that did
+/// not complete, `"failed": reason`.
+fn summary(
+    stats: &RunStats,
+    threads: usize,
+    now: i64,
+    namespaces: &Namespaces,
+    failed: Option<&str>,
+) -> String {
+    let text = summary_json(stats, threads, now);
+    let Ok(serde_json::Value::Object(mut object)) = serde_json::from_str(&text) else {
+        return text;
+    };
+    let first: Vec<serde_json::Value> = stats
+        .first_collisions
+        .iter()
+        .map(|c| {
+            serde_json::json!({
+                "line": c.again.1,
+                "attestor": namespaces.name(c.again.0),
+                "first_line": c.first.1,
+                "first_attestor": namespaces.name(c.first.0),
+            })
+        })
+        .collect();
+    object.insert(
+        "agent_id_collisions".into(),
+        serde_json::json!({"count": stats.agent_id_collisions, "first": first}),
+    );
+    if let Some(reason) = failed {
+        object.insert("failed".into(), reason.into());
+    }
+    serde_json::Value::Object(object).to_string()
+}
+
+/// The stderr summary, with a line on agent IDs two attestors produced.
+fn print_summary(
+    stats: &RunStats,
+    threads: usize,
+    resumed: u64,
+    namespaces: &Namespaces,
+    strict: bool,
+) {
+    eprintln!("{}", human_summary(stats, threads, resumed));
+    if let Some(first) = stats.first_collisions.first() {
+        eprintln!(
+            "fleet-attest: {} records gave an agent ID that another attestor gave earlier in the \
+             run (first: line {}, {}, after line {}, {}){}",
+            stats.agent_id_collisions,
+            first.again.1,
+            namespaces.name(first.again.0),
+            first.first.1,
+            namespaces.name(first.first.0),
+            if strict {
+                "; rejected as policy/agent_id_collision (--strict-namespaces)"
+            } else {
+                "; --strict-namespaces would reject them"
+            }
+        );
     }
 }
 

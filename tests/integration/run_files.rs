@@ -701,3 +701,117 @@ fn too_many_rejections_exit_3() {
     let out = output(verify(&root, &["--max-rejected", "lots"]));
     assert_eq!(out.status.code(), Some(2));
 }
+
+/// An HS256 token of the fixture's `shared` issuer for `sub`.
+fn shared_token(sub: &str) -> String {
+    use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64URL;
+    use base64::Engine as _;
+    let now: i64 = NOW.parse().unwrap();
+    let header = B64URL.encode(r#"{"alg":"HS256","kid":"hs-1","typ":"JWT"}"#);
+    let claims = serde_json::json!({
+        "iss": "https://shared.example.org",
+        "aud": "spire-server",
+        "sub": sub,
+        "iat": now,
+        "exp": now + 600,
+    });
+    let payload = B64URL.encode(claims.to_string());
+    let secret = B64URL
+        .decode("lN6JLvcVEtlL7yuNz-cv70f6Rd35m2IALX-h9iD6lkA")
+        .unwrap();
+    let key = aws_lc_rs::hmac::Key::new(aws_lc_rs::hmac::HMAC_SHA256, &secret);
+    let signing_input = format!("{header}.{payload}");
+    let tag = aws_lc_rs::hmac::sign(&key, signing_input.as_bytes());
+    format!("{signing_input}.{}", B64URL.encode(tag.as_ref()))
+}
+
+#[test]
+fn an_agent_id_of_two_attestors_is_reported_and_refused_when_strict() {
+    let (_dir, root) = fleet();
+    // The `shared` issuer's template gives the subject as the whole path: a token can name a
+    // join token's agent ID.
+    let config = fs::read_to_string(root.join("fleet.toml")).unwrap();
+    let config = config.replace(
+        "algorithms = [\"HS256\"]\nsingle_use = false",
+        "algorithms = [\"HS256\"]\nsingle_use = false\nagent_path_template = \"/{{ .Subject }}\"",
+    );
+    fs::write(root.join("fleet.toml"), config).unwrap();
+    let lines = [
+        shared_token("join_token/jt-good"),
+        r#"{"id":"jt","type":"join_token","token":"jt-good"}"#.to_owned(),
+        shared_token("node-7"),
+        shared_token("node-7"),
+        r#"{"id":"jt-again","type":"join_token","token":"jt-good"}"#.to_owned(),
+    ];
+    fs::write(root.join("evidence.jsonl"), lines.join("\n") + "\n").unwrap();
+    let summary = root.join("summary.json");
+    let run = |strict: bool| {
+        let mut extra = vec!["--summary", s(&summary)];
+        if strict {
+            extra.push("--strict-namespaces");
+        }
+        let out = output(verify(&root, &extra));
+        assert!(out.status.success(), "{}", stderr(&out));
+        let summary: serde_json::Value =
+            serde_json::from_slice(&fs::read(&summary).unwrap()).unwrap();
+        (json_lines(&out.stdout), summary, stderr(&out))
+    };
+
+    let (results, summary_json, err) = run(false);
+    let codes: Vec<&str> = results
+        .iter()
+        .map(|r| r["error"]["code"].as_str().unwrap_or("attested"))
+        .collect();
+    assert_eq!(
+        codes,
+        ["attested", "attested", "attested", "attested", "replayed"]
+    );
+    assert_eq!(
+        results[0]["agent_id"],
+        "spiffe://example.org/spire/agent/join_token/jt-good"
+    );
+    assert_eq!(results[1]["agent_id"], results[0]["agent_id"]);
+    assert_eq!(
+        summary_json["agent_id_collisions"],
+        serde_json::json!({"count": 2, "first": [{
+            "line": 2, "attestor": "join_token",
+            "first_line": 1, "first_attestor": "jwt issuer \"shared\"",
+        }, {
+            "line": 5, "attestor": "join_token",
+            "first_line": 1, "first_attestor": "jwt issuer \"shared\"",
+        }]})
+    );
+    assert!(
+        err.contains("2 records gave an agent ID that another attestor gave earlier"),
+        "{err}"
+    );
+
+    // Strict: the later record is refused and claims nothing (its join token stays unused, so
+    // the next copy is refused for its ID too, not as a replay).
+    let (results, summary_json, _) = run(true);
+    let codes: Vec<&str> = results
+        .iter()
+        .map(|r| r["error"]["code"].as_str().unwrap_or("attested"))
+        .collect();
+    assert_eq!(
+        codes,
+        [
+            "attested",
+            "agent_id_collision",
+            "attested",
+            "attested",
+            "agent_id_collision"
+        ]
+    );
+    assert_eq!(results[1]["error"]["stage"], "policy");
+    assert_eq!(
+        results[1]["error"]["message"],
+        "this agent ID was produced by line 1 (jwt issuer \"shared\") earlier in the run; \
+         join_token may not attest it too (--strict-namespaces)"
+    );
+    assert_eq!(summary_json["agent_id_collisions"]["count"], 2);
+    // Both thread counts agree.
+    let one = output(verify(&root, &["--strict-namespaces", "--threads", "1"]));
+    let two = output(verify(&root, &["--strict-namespaces", "--threads", "2"]));
+    assert_eq!(one.stdout, two.stdout);
+}
