@@ -15,6 +15,7 @@
 //! | verdict | [`verifier`], [`error`] | judging a record in three passes (stage, signature, finish) that workers run over batches; the rejection codes |
 //! | pipeline | [`pipeline`] | workers (batches of 16 records per pass) and the ordered writer |
 //! | sink | [`sink`] | the result line format and the output |
+//! | run files | [`run_files`], [`namespaces`] | a `verify` run's paths, preflight, locks and run record; which attestor produced which agent ID |
 //! | cli, gen, bench | [`cli`], [`gen`], [`bench`](mod@bench) | the commands |
 //!
 //! Support: [`json`] (borrowed views over simd-json tapes), [`time`] (RFC 3339, the clock),

@@ -22,7 +22,8 @@
 
 use std::collections::HashMap;
 
-/// Which attestor produced an agent path: an index into [`Namespaces::names`].
+/// Which attestor produced an agent path: the JWT issuers in order, then x509pop, then join
+/// tokens (see [`Namespaces::name`]).
 pub type Attestor = u16;
 
 /// The attestors of a config and the constant prefixes of their agent paths.
