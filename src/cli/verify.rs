@@ -234,8 +234,16 @@ pub(super) fn verify(args: VerifyArgs) -> Result<(), Failure> {
         .map_err(|err| Failure::fatal(format!("{}: {err}", args.input.display())))?;
 
     // Locks, held until the run ends (the files stay open).
-    let existed = !to_stdout && args.output.exists();
-    let resuming = args.resume && existed;
+    // An output with nothing in it (a run killed before its first line, or before its run
+    // record) has nothing to keep: resuming it is starting it.
+    let existing = fs::metadata(&args.output).ok().filter(|_| !to_stdout);
+    if args.resume && existing.as_ref().is_some_and(|m| !m.is_file()) {
+        return Err(Failure::fatal(format!(
+            "{}: not a regular file; --resume continues files only",
+            args.output.display()
+        )));
+    }
+    let resuming = args.resume && existing.is_some_and(|m| m.len() > 0);
     let output_file = if to_stdout {
         None
     } else {

@@ -384,6 +384,12 @@ fn resume_refuses_a_forged_line_and_a_run_that_is_not_the_same() {
         stderr(&out)
     );
 
+    // An empty output (killed before its run record) has nothing to keep: resuming starts it.
+    fs::write(&partial, "").unwrap();
+    let out = resume(&[]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(fs::read_to_string(&partial).unwrap(), full_bytes);
+
     // The same run, resumed: byte-identical.
     reset(&kept);
     let out = resume(&[]);
