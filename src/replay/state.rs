@@ -592,6 +592,34 @@ mod tests {
     }
 
     #[test]
+    fn a_version_2_file_loads_as_generation_0_and_saves_as_version_3() {
+        let dir = tempfile::tempdir().unwrap();
+        let witnesses = dir.path().join("witnesses");
+        let path = dir.path().join("state.jsonl");
+        let key = crate::hex::lower(&crate::replay::digest_key("jwt:a:1"));
+        fs::write(
+            &path,
+            format!(
+                "{{\"fleet_attest_replay_state\":2,\"entries\":1}}\n{{\"key\":\"{key}\",\"expires_at\":100}}\n"
+            ),
+        )
+        .unwrap();
+        let mut store = ReplayStore::load(&path, 0, &binding(), &witnesses).unwrap();
+        assert_eq!(store.origin().generation, 0);
+        assert_eq!(
+            store.try_consume("jwt:a:1", 100, 1, 0),
+            Err(ConsumedBy::EarlierRun)
+        );
+        store.save(&path, 0, &binding(), &witnesses).unwrap();
+        let text = fs::read_to_string(&path).unwrap();
+        assert!(
+            text.starts_with(r#"{"fleet_attest_replay_state":3,"#),
+            "{text}"
+        );
+        assert!(text.contains(r#""generation":1"#), "{text}");
+    }
+
+    #[test]
     fn a_save_whose_witness_was_not_updated_still_loads() {
         let dir = tempfile::tempdir().unwrap();
         let witnesses = dir.path().join("witnesses");
