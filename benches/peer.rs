@@ -110,7 +110,7 @@ fn bench(c: &mut Criterion) {
         .build()
         .expect("pool");
     // jsonwebtoken checks exp against the real clock, so tokens are minted for it.
-    let now = fleet_attest::cli::clock_now();
+    let now = fleet_attest::time::clock_now();
     let mut group = c.benchmark_group(format!("peer/threads={threads}"));
     group.throughput(Throughput::Elements(NODES));
     group.sample_size(10);
@@ -127,6 +127,7 @@ fn bench(c: &mut Criterion) {
                         skip_records: 0,
                         progress: false,
                         shard: Shard::ALL,
+                        ..RunOptions::default()
                     };
                     let stats = pipeline::run_in(
                         &pool,

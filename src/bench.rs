@@ -28,9 +28,10 @@ use base64::Engine as _;
 use clap::Args;
 use rayon::prelude::*;
 
-use crate::cli::{default_threads, Failure};
+use crate::failure::Failure;
 use crate::input::Input;
 use crate::keys::{Alg, VerifyKey};
+use crate::pipeline::default_threads;
 use crate::pipeline::{self, RunOptions};
 use crate::replay::redis::RedisStore;
 use crate::replay::{ReplayStore, SingleUse};
@@ -440,6 +441,7 @@ fn engine_round(
         skip_records: 0,
         progress: false,
         shard: Shard::ALL,
+        ..RunOptions::default()
     };
     let started = Instant::now();
     let mut sink = io::sink();

@@ -12,9 +12,10 @@ use serde::Deserialize;
 use crate::join_token::JoinTokens;
 use crate::jwt::{self, ClaimRule, Issuer, JwtVerifier, SelectorClaims, SingleUse};
 use crate::keys::{load_jwks, Alg, JwksPolicy};
+use crate::namespaces::Namespaces;
 use crate::selectors::AliasIndex;
 use crate::template::{is_valid_spiffe_path, Template};
-use crate::verifier::{Limits, Verifier};
+use crate::verifier::{ConfigFile, Limits, Verifier};
 use crate::x509pop::{self, ChainCache, Mode, X509Pop};
 
 #[derive(Deserialize)]
@@ -194,8 +195,14 @@ pub fn from_str_with(text: &str, base: &Path, options: &LoadOptions) -> Result<V
         }
     }
 
+    // Every file the config makes the run read, for the run's path checks and its run record.
+    let mut files = Vec::new();
     let mut issuers = Vec::with_capacity(raw.jwt_issuer.len());
     for (n, issuer) in raw.jwt_issuer.into_iter().enumerate() {
+        files.push(ConfigFile {
+            key: format!("jwt_issuer[{n}].jwks_path"),
+            path: base.join(&issuer.jwks_path),
+        });
         let label = format!("jwt_issuer[{n}] ({:?})", issuer.name);
         if issuers.iter().any(|i: &Issuer| *i.name == *issuer.name) {
             return Err(format!("{label}.name: another issuer has this name"));
@@ -204,15 +211,56 @@ pub fn from_str_with(text: &str, base: &Path, options: &LoadOptions) -> Result<V
     }
     let jwt = JwtVerifier::new(issuers)?;
 
+    if let Some(section) = &raw.x509pop {
+        if let Some(path) = &section.ca_bundle_path {
+            files.push(ConfigFile {
+                key: "x509pop.ca_bundle_path".into(),
+                path: base.join(path),
+            });
+        }
+        for (n, path) in section.ca_bundle_paths.iter().enumerate() {
+            files.push(ConfigFile {
+                key: format!("x509pop.ca_bundle_paths[{n}]"),
+                path: base.join(path),
+            });
+        }
+        if let Some(path) = options.spire_bundle.as_ref().filter(|_| section.mode.as_deref() == Some("spiffe")) {
+            files.push(ConfigFile {
+                key: "--spire-bundle".into(),
+                path: path.clone(),
+            });
+        }
+    }
     let x509pop = raw
         .x509pop
-        .map(|section| build_x509pop(section, base, options))
+        .map(|section| build_x509pop(section, base, options, td))
         .transpose()?;
+    // The attestors in the order of `Judged::attestor`: issuers, x509pop, join tokens (those
+    // not configured attest nothing, so have no namespace).
+    let mut attestors: Vec<(String, Option<String>)> = jwt
+        .issuers()
+        .iter()
+        .map(|issuer| {
+            (
+                format!("jwt issuer {:?}", issuer.name),
+                Some(issuer.template.constant_prefix().to_owned()),
+            )
+        })
+        .collect();
+    let (x509pop, x509pop_prefix) = match x509pop {
+        Some((x509pop, prefix)) => (Some(x509pop), Some(prefix)),
+        None => (None, None),
+    };
+    attestors.push(("x509pop".into(), x509pop_prefix));
 
     let join_tokens = match raw.join_token {
         None => None,
         Some(section) => {
             let path = base.join(&section.tokens_path);
+            files.push(ConfigFile {
+                key: "join_token.tokens_path".into(),
+                path: path.clone(),
+            });
             let text = fs::read_to_string(&path)
                 .map_err(|err| format!("join_token.tokens_path: {}: {err}", path.display()))?;
             Some(
@@ -221,6 +269,11 @@ pub fn from_str_with(text: &str, base: &Path, options: &LoadOptions) -> Result<V
             )
         }
     };
+
+    attestors.push((
+        "join_token".into(),
+        join_tokens.as_ref().map(|_| "/join_token/".into()),
+    ));
 
     let id_prefix = format!("spiffe://{td}");
     let mut aliases = Vec::with_capacity(raw.node_alias.len());
@@ -253,12 +306,19 @@ pub fn from_str_with(text: &str, base: &Path, options: &LoadOptions) -> Result<V
         join_tokens,
         x509pop,
         aliases,
+        files,
+        namespaces: Namespaces::new(attestors),
     })
 }
 
 /// The `[x509pop]` section, checked as SPIRE v1.13.4+ checks `plugin_data` (every error SPIRE
-/// reports is an error here, with SPIRE's reason).
-fn build_x509pop(raw: RawX509pop, base: &Path, options: &LoadOptions) -> Result<X509Pop, String> {
+/// reports is an error here, with SPIRE's reason), and the constant prefix of its agent paths.
+fn build_x509pop(
+    raw: RawX509pop,
+    base: &Path,
+    options: &LoadOptions,
+    trust_domain: &str,
+) -> Result<(X509Pop, String), String> {
     let mode = raw.mode.as_deref().unwrap_or("");
     let spiffe = match mode {
         "" | "external_pki" => false,
@@ -357,13 +417,24 @@ fn build_x509pop(raw: RawX509pop, base: &Path, options: &LoadOptions) -> Result<
     } else {
         ChainCache::On
     };
-    Ok(X509Pop::new(
-        mode,
-        roots,
-        max_intermediates,
-        max_rsa_key_size,
-        template,
-        cache,
+    let prefix = template
+        .with_constants(|path| match path {
+            [field] if &**field == "PluginName" => Some("x509pop".into()),
+            [field] if &**field == "TrustDomain" => Some(trust_domain.into()),
+            _ => None,
+        })
+        .constant_prefix()
+        .to_owned();
+    Ok((
+        X509Pop::new(
+            mode,
+            roots,
+            max_intermediates,
+            max_rsa_key_size,
+            template,
+            cache,
+        ),
+        prefix,
     ))
 }
 

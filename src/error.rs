@@ -10,16 +10,7 @@ use std::fmt;
 use crate::replay::ConsumedBy;
 use crate::time::fmt_numeric_date;
 
-/// Longest piece of untrusted input quoted back in a message, in characters.
-const MAX_QUOTED_CHARS: usize = 80;
-
-/// Returns `s` shortened to `MAX_QUOTED_CHARS` (80) characters, with `…` when cut.
-pub fn clip(s: &str) -> String {
-    match s.char_indices().nth(MAX_QUOTED_CHARS) {
-        None => s.to_owned(),
-        Some((at, _)) => format!("{}…", &s[..at]),
-    }
-}
+pub use crate::text::clip;
 
 /// The stage of verification a rejection comes from (SPEC §5).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -289,6 +280,16 @@ pub enum Rejection {
         /// The limit.
         max: usize,
     },
+    /// The agent ID was produced earlier in the run by another attestor
+    /// (`--strict-namespaces`).
+    AgentIdCollision {
+        /// The attestor of this record.
+        attestor: String,
+        /// The attestor that produced the ID first.
+        first: String,
+        /// The line that produced it first.
+        first_line: u64,
+    },
 }
 
 impl Rejection {
@@ -324,7 +325,10 @@ impl Rejection {
             MalformedChallenge { .. } | BadProof { .. } => Stage::Pop,
             UnknownToken | InvalidToken { .. } | TokenExpired { .. } => Stage::JoinToken,
             Replayed { .. } | StoreUnavailable { .. } => Stage::Replay,
-            TemplateError { .. } | InvalidSelector { .. } | TooManySelectors { .. } => {
+            TemplateError { .. }
+            | InvalidSelector { .. }
+            | TooManySelectors { .. }
+            | AgentIdCollision { .. } => {
                 Stage::Policy
             }
         }
@@ -370,6 +374,7 @@ impl Rejection {
             TemplateError { .. } => "template_error",
             InvalidSelector { .. } => "invalid_selector",
             TooManySelectors { .. } => "too_many_selectors",
+            AgentIdCollision { .. } => "agent_id_collision",
         }
     }
 
@@ -501,6 +506,15 @@ impl fmt::Display for Rejection {
             TooManySelectors { count, max } => {
                 write!(f, "{count} selectors, over limits.max_selectors = {max}")
             }
+            AgentIdCollision {
+                attestor,
+                first,
+                first_line,
+            } => write!(
+                f,
+                "this agent ID was produced by line {first_line} ({first}) earlier in the run; \
+                 {attestor} may not attest it too (--strict-namespaces)"
+            ),
         }
     }
 }
@@ -508,15 +522,6 @@ impl fmt::Display for Rejection {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn clip_keeps_short_and_cuts_long_on_char_boundaries() {
-        assert_eq!(clip("abc"), "abc");
-        let long = "é".repeat(200);
-        let clipped = clip(&long);
-        assert_eq!(clipped.chars().count(), MAX_QUOTED_CHARS + 1);
-        assert!(clipped.ends_with('…'));
-    }
 
     #[test]
     fn expired_message_names_both_times_and_leeway() {

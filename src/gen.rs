@@ -29,7 +29,7 @@ use rand_core::{RngCore, SeedableRng};
 use rayon::prelude::*;
 use serde_json::{json, Value};
 
-use crate::cli::Failure;
+use crate::failure::Failure;
 use crate::keys::Alg;
 
 /// Arguments of `gen`.
@@ -661,7 +661,7 @@ fn expired_token(seed: u64, i: u64) -> String {
 
 /// Start of the current UTC day: the default `--now`, stable for a day.
 fn today() -> i64 {
-    let now = crate::cli::clock_now();
+    let now = crate::time::clock_now();
     now - now.rem_euclid(86_400)
 }
 

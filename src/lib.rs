@@ -15,9 +15,11 @@
 //! | verdict | [`verifier`], [`error`] | judging a record in three passes (stage, signature, finish) that workers run over batches; the rejection codes |
 //! | pipeline | [`pipeline`] | workers (batches of 16 records per pass) and the ordered writer |
 //! | sink | [`sink`] | the result line format and the output |
+//! | run files | [`run_files`], [`namespaces`] | a `verify` run's paths, preflight, locks and run record; which attestor produced which agent ID |
 //! | cli, gen, bench | [`cli`], [`gen`], [`bench`](mod@bench) | the commands |
 //!
-//! Support: [`json`] (borrowed views over simd-json tapes), [`time`] (RFC 3339), [`hex`],
+//! Support: [`json`] (borrowed views over simd-json tapes), [`time`] (RFC 3339, the clock),
+//! [`hex`], [`text`] (quoting untrusted text), [`failure`] (a command's exit status),
 //! [`order`] (bytewise `<` decided inline for short strings).
 #![deny(missing_docs)]
 
@@ -25,6 +27,7 @@ pub mod bench;
 pub mod cli;
 pub mod config;
 pub mod error;
+pub mod failure;
 pub mod gen;
 pub mod hex;
 pub mod input;
@@ -32,14 +35,17 @@ pub mod join_token;
 pub mod json;
 pub mod jwt;
 pub mod keys;
+pub mod namespaces;
 pub mod order;
 pub mod pipeline;
 pub mod record;
 pub mod replay;
+pub mod run_files;
 pub mod selectors;
 pub mod shard;
 pub mod sink;
 pub mod template;
+pub mod text;
 pub mod time;
 pub mod verifier;
 pub mod x509;

@@ -23,8 +23,12 @@
 
 use std::cell::RefCell;
 use std::collections::{BTreeMap, HashMap};
-use std::io::{self, Write};
+use std::fs::File;
+use std::io::{self, BufRead, Read, Write};
 use std::ops::Range;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use crossbeam_channel::bounded;
@@ -32,6 +36,7 @@ use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
 use crate::error::Rejection;
 use crate::input::{lines, Chunk, Input};
+use crate::namespaces::{self, AgentIds, Attestor, Collision, PathDigest};
 use crate::replay::{describe_key, Claim, Outcome, SingleUse};
 use crate::shard::Shard;
 use crate::sink;
@@ -45,8 +50,13 @@ const IN_FLIGHT_PER_THREAD: usize = 4;
 /// room to go on (a chunk in flight is ~256 input lines and their results, a few hundred KiB).
 const IN_FLIGHT_PER_THREAD_REMOTE: usize = 16;
 
+/// The number of cores, for `--threads` defaults.
+pub fn default_threads() -> usize {
+    std::thread::available_parallelism().map_or(1, usize::from)
+}
+
 /// How a run is carried out.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, Default)]
 pub struct RunOptions {
     /// Worker threads.
     pub threads: usize,
@@ -58,6 +68,15 @@ pub struct RunOptions {
     pub progress: bool,
     /// The records this process takes (`--shard`); the others get no result here.
     pub shard: Shard,
+    /// The file holding the `skip_records` kept lines (`--resume`): each must be byte for byte
+    /// the line this run gives for its record, or the run stops before writing anything.
+    pub kept_output: Option<PathBuf>,
+    /// Set (by a signal handler) to stop taking records: those in flight are finished and
+    /// written, and the run returns with [`RunStats::interrupted`] set.
+    pub stop: Option<Arc<AtomicBool>>,
+    /// Reject a record whose agent ID another attestor produced earlier in the run
+    /// (`policy/agent_id_collision`) instead of only counting it (see [`crate::namespaces`]).
+    pub strict_namespaces: bool,
 }
 
 /// Counts for the summary.
@@ -73,7 +92,17 @@ pub struct RunStats {
     pub by_code: BTreeMap<&'static str, u64>,
     /// Wall time of the run.
     pub elapsed: Duration,
+    /// The run stopped early at [`RunOptions::stop`]: the counts are those of the records
+    /// written.
+    pub interrupted: bool,
+    /// Records whose agent ID another attestor produced earlier in the run.
+    pub agent_id_collisions: u64,
+    /// The first few of them.
+    pub first_collisions: Vec<Collision>,
 }
+
+/// How many collisions [`RunStats::first_collisions`] keeps.
+const COLLISIONS_KEPT: usize = 10;
 
 /// Why a run stopped early.
 #[derive(Debug)]
@@ -82,6 +111,19 @@ pub enum RunError {
     Input(io::Error),
     /// Writing the output failed.
     Output(io::Error),
+    /// A kept line (`--resume`) is not the line this run gives for its record.
+    KeptDiffers {
+        /// The 1-based line of the output.
+        output_line: u64,
+        /// The record's input line.
+        input_line: u64,
+    },
+}
+
+impl From<io::Error> for RunError {
+    fn from(err: io::Error) -> RunError {
+        RunError::Output(err)
+    }
 }
 
 struct RecordMeta {
@@ -90,6 +132,9 @@ struct RecordMeta {
     prefix_end: usize,
     verdict: Verdict,
     key: Range<usize>,
+    /// The attestor and agent path digest of an attested record whose path another attestor
+    /// could also produce (see [`crate::namespaces`]).
+    agent: Option<(Attestor, PathDigest)>,
 }
 
 struct ChunkResult {
@@ -134,6 +179,7 @@ fn judge_chunk(
         let mut batch = Vec::with_capacity(BATCH_RECORDS);
         let mut signatures = Vec::new();
         let mut taken = lines(chunk).filter(|(line, _)| options.shard.takes(*line));
+        let namespaces = verifier.namespaces();
         loop {
             signatures.clear();
             batch.extend(
@@ -155,12 +201,22 @@ fn judge_chunk(
                 if judged.verdict.claims().is_some() {
                     keys.push_str(&scratch.replay_key);
                 }
+                let agent = match judged.verdict {
+                    Verdict::Attested(_) if !namespaces.disjoint() => {
+                        let path = scratch.agent_path();
+                        namespaces
+                            .shared(judged.attestor, path)
+                            .then(|| (judged.attestor, namespaces::digest(path)))
+                    }
+                    _ => None,
+                };
                 records.push(RecordMeta {
                     line,
                     span: start..buf.len(),
                     prefix_end: judged.prefix_end,
                     verdict: judged.verdict,
                     key: key_start..keys.len(),
+                    agent,
                 });
             }
         }
@@ -216,6 +272,16 @@ pub fn run_in(
         let _ = slot_tx.send(ResultBuffers::default());
     }
     let max_record_bytes = verifier.limits().max_record_bytes;
+    let kept = match (&options.kept_output, options.skip_records) {
+        (Some(path), 1..) => Some(KeptLines::open(path).map_err(RunError::Output)?),
+        _ => None,
+    };
+    let stopped = || {
+        options
+            .stop
+            .as_ref()
+            .is_some_and(|stop| stop.load(Ordering::SeqCst))
+    };
 
     let (read_result, write_result) = std::thread::scope(|scope| {
         let writer = std::thread::Builder::new()
@@ -230,6 +296,11 @@ pub fn run_in(
                     store,
                     now: options.now,
                     skip: options.skip_records,
+                    kept,
+                    namespaces: verifier.namespaces(),
+                    strict_namespaces: options.strict_namespaces,
+                    agent_ids: AgentIds::default(),
+                    collided: Vec::new(),
                     stats: RunStats::default(),
                     patched: Vec::new(),
                     outcomes: Vec::new(),
@@ -257,7 +328,7 @@ pub fn run_in(
                         sized = true;
                         writer.size_store(&batch, input.len());
                     }
-                    writer.write_chunks(&batch).map_err(RunError::Output)?;
+                    writer.write_chunks(&batch)?;
                     for chunk in batch.drain(..) {
                         progress.inc(chunk.input_bytes as u64);
                         let end = chunk.offset + chunk.input_bytes as u64;
@@ -281,9 +352,15 @@ pub fn run_in(
 
         let read_result = pool.in_place_scope(|workers| {
             let result = input.chunks(max_record_bytes, threads, |chunk| {
+                if stopped() {
+                    return false;
+                }
                 let Ok(out) = slot_rx.recv() else {
                     return false; // the writer stopped: stop reading
                 };
+                if stopped() {
+                    return false; // the chunk is not judged: its records get no result
+                }
                 let tx = result_tx.clone();
                 workers.spawn(move |_| {
                     let _ = tx.send(judge_chunk(verifier, &chunk, options, out));
@@ -305,6 +382,7 @@ pub fn run_in(
     let mut stats = write_result?;
     read_result.map_err(RunError::Input)?;
     stats.elapsed = started.elapsed();
+    stats.interrupted = stopped();
     Ok(stats)
 }
 
@@ -313,6 +391,14 @@ struct OrderedWriter<'a, W: Write> {
     store: &'a mut SingleUse,
     now: i64,
     skip: u64,
+    /// The kept lines to compare the first `skip` lines with.
+    kept: Option<KeptLines>,
+    namespaces: &'a crate::namespaces::Namespaces,
+    strict_namespaces: bool,
+    /// Who produced each agent path that two attestors could produce.
+    agent_ids: AgentIds,
+    /// Per record of the batch being written, in order: the collision of its agent ID.
+    collided: Vec<Option<Collision>>,
     stats: RunStats,
     /// Scratch for one replayed record's line.
     patched: Vec<u8>,
@@ -343,18 +429,34 @@ impl<W: Write> OrderedWriter<'_, W> {
 
     /// Writes chunks (consecutive, in order) line by line, replacing the lines of records whose
     /// single-use key was taken. Unchanged lines go out in contiguous runs of each chunk buffer.
-    fn write_chunks(&mut self, chunks: &[ChunkResult]) -> io::Result<()> {
+    fn write_chunks(&mut self, chunks: &[ChunkResult]) -> Result<(), RunError> {
+        // Agent IDs first, in input order: a record rejected for its ID claims no key.
+        let mut collided = std::mem::take(&mut self.collided);
+        collided.clear();
+        for record in chunks.iter().flat_map(|chunk| &chunk.out.records) {
+            let collision = record
+                .agent
+                .and_then(|(attestor, digest)| self.agent_ids.note(digest, attestor, record.line));
+            if let Some(collision) = collision {
+                self.stats.agent_id_collisions += 1;
+                if self.stats.first_collisions.len() < COLLISIONS_KEPT {
+                    self.stats.first_collisions.push(collision);
+                }
+            }
+            collided.push(collision.filter(|_| self.strict_namespaces));
+        }
         // One call to the store for the whole batch: for Redis, one pipelined round trip.
         let claims: Vec<Claim<'_>> = chunks
             .iter()
-            .flat_map(|chunk| {
-                chunk.out.records.iter().filter_map(move |record| {
-                    record.verdict.claims().map(|expires_at| Claim {
-                        key: &chunk.out.keys[record.key.clone()],
-                        expires_at,
-                        line: record.line,
-                    })
-                })
+            .flat_map(|chunk| chunk.out.records.iter().map(move |record| (chunk, record)))
+            .zip(&collided)
+            .filter_map(|((chunk, record), refused)| match (record.verdict.claims(), refused) {
+                (Some(expires_at), None) => Some(Claim {
+                    key: &chunk.out.keys[record.key.clone()],
+                    expires_at,
+                    line: record.line,
+                }),
+                _ => None,
             })
             .collect();
         self.outcomes.clear();
@@ -362,67 +464,93 @@ impl<W: Write> OrderedWriter<'_, W> {
         let outcomes = std::mem::take(&mut self.outcomes);
         // Outcomes are in claim order, so the chunks take theirs from one iterator in turn.
         let mut next_outcome = outcomes.iter();
+        let mut next_refused = collided.iter();
         let result = chunks
             .iter()
-            .try_for_each(|chunk| self.write_records(chunk, &mut next_outcome));
+            .try_for_each(|chunk| self.write_records(chunk, &mut next_outcome, &mut next_refused));
         self.outcomes = outcomes;
+        self.collided = collided;
         result
     }
 
-    /// Writes a chunk's lines in order, taking the store's outcome of each claim from `outcomes`.
+    /// Writes a chunk's lines in order, taking the store's outcome of each claim from `outcomes`
+    /// and whether each record is refused for its agent ID from `refused`.
     fn write_records(
         &mut self,
         chunk: &ChunkResult,
         outcomes: &mut std::slice::Iter<'_, Outcome>,
-    ) -> io::Result<()> {
+        refused: &mut std::slice::Iter<'_, Option<Collision>>,
+    ) -> Result<(), RunError> {
         let mut run_start: Option<usize> = None;
         for record in &chunk.out.records {
             self.stats.records += 1;
             let write = self.stats.records > self.skip;
-            let outcome = match record.verdict.claims() {
+            let refused = refused.next().copied().flatten();
+            let outcome = match (record.verdict, refused) {
+                (Verdict::Attested(_), Some(_)) => Outcome::Fresh, // claimed nothing
                 // A missing outcome cannot happen (one per claim); never attest without one.
-                Some(_) => *outcomes.next().unwrap_or(&Outcome::Unavailable),
-                None => Outcome::Fresh,
+                (verdict, None) if verdict.claims().is_some() => {
+                    *outcomes.next().unwrap_or(&Outcome::Unavailable)
+                }
+                _ => Outcome::Fresh,
             };
-            let rejection = match (record.verdict, outcome) {
-                (Verdict::Rejected(code), _)
-                | (Verdict::RejectedConsuming(code, _), Outcome::Fresh) => {
+            let rejection = match (record.verdict, outcome, refused) {
+                (Verdict::Attested(_), _, Some(collision)) => Some(Rejection::AgentIdCollision {
+                    attestor: self.namespaces.name(collision.again.0).to_owned(),
+                    first: self.namespaces.name(collision.first.0).to_owned(),
+                    first_line: collision.first.1,
+                }),
+                (Verdict::Rejected(code), _, _)
+                | (Verdict::RejectedConsuming(code, _), Outcome::Fresh, _) => {
                     self.count_rejection(code);
                     None
                 }
-                (Verdict::RejectedConsuming(..), Outcome::Consumed(by)) => {
+                (Verdict::RejectedConsuming(..), Outcome::Consumed(by), _) => {
                     Some(Rejection::Replayed {
                         what: describe_key(&chunk.out.keys[record.key.clone()]),
                         by,
                     })
                 }
-                (Verdict::RejectedConsuming(..), Outcome::Unavailable) => {
+                (Verdict::RejectedConsuming(..), Outcome::Unavailable, _) => {
                     Some(Rejection::StoreUnavailable {
                         what: describe_key(&chunk.out.keys[record.key.clone()]),
                         store: self.store.address().to_owned(),
                     })
                 }
-                (Verdict::Attested(_), Outcome::Fresh) => {
+                (Verdict::Attested(_), Outcome::Fresh, None) => {
                     self.stats.attested += 1;
                     None
                 }
-                (Verdict::Attested(_), Outcome::Consumed(by)) => Some(Rejection::Replayed {
+                (Verdict::Attested(_), Outcome::Consumed(by), None) => Some(Rejection::Replayed {
                     what: describe_key(&chunk.out.keys[record.key.clone()]),
                     by,
                 }),
-                (Verdict::Attested(_), Outcome::Unavailable) => Some(Rejection::StoreUnavailable {
-                    what: describe_key(&chunk.out.keys[record.key.clone()]),
-                    store: self.store.address().to_owned(),
-                }),
+                (Verdict::Attested(_), Outcome::Unavailable, None) => {
+                    Some(Rejection::StoreUnavailable {
+                        what: describe_key(&chunk.out.keys[record.key.clone()]),
+                        store: self.store.address().to_owned(),
+                    })
+                }
             };
             let Some(rejection) = rejection else {
-                if write && run_start.is_none() {
+                if !write {
+                    self.compare_kept(&chunk.out.buf[record.span.clone()], record.line)?;
+                } else if run_start.is_none() {
                     run_start = Some(record.span.start);
                 }
                 continue;
             };
             self.count_rejection(rejection.code());
-            if write {
+            if !write {
+                self.patched.clear();
+                self.patched
+                    .extend_from_slice(&chunk.out.buf[record.span.start..record.prefix_end]);
+                sink::write_rejected(&mut self.patched, &rejection);
+                let patched = std::mem::take(&mut self.patched);
+                let compared = self.compare_kept(&patched, record.line);
+                self.patched = patched;
+                compared?;
+            } else {
                 if let Some(start) = run_start.take() {
                     self.output
                         .write_all(&chunk.out.buf[start..record.span.start])?;
@@ -438,6 +566,21 @@ impl<W: Write> OrderedWriter<'_, W> {
             self.output.write_all(&chunk.out.buf[start..])?;
         }
         Ok(())
+    }
+
+    /// Checks that the next kept line is `line` (the result of input line `input_line`).
+    fn compare_kept(&mut self, line: &[u8], input_line: u64) -> Result<(), RunError> {
+        let Some(kept) = &mut self.kept else {
+            return Ok(());
+        };
+        if kept.next_is(line)? {
+            Ok(())
+        } else {
+            Err(RunError::KeptDiffers {
+                output_line: self.stats.records,
+                input_line,
+            })
+        }
     }
 
     fn count_rejection(&mut self, code: &'static str) {
@@ -463,4 +606,28 @@ fn progress_bar(enabled: bool, total: Option<u64>) -> ProgressBar {
     };
     bar.enable_steady_tick(Duration::from_millis(200));
     bar
+}
+
+/// The kept lines of an output (`--resume`), read back one by one to compare.
+struct KeptLines {
+    reader: io::BufReader<File>,
+    line: Vec<u8>,
+}
+
+impl KeptLines {
+    fn open(path: &std::path::Path) -> io::Result<KeptLines> {
+        Ok(KeptLines {
+            reader: io::BufReader::with_capacity(1 << 20, File::open(path)?),
+            line: Vec::new(),
+        })
+    }
+
+    /// True when the next kept line is exactly `want` (newline included).
+    fn next_is(&mut self, want: &[u8]) -> io::Result<bool> {
+        self.line.clear();
+        (&mut self.reader)
+            .take(want.len() as u64 + 1)
+            .read_until(b'\n', &mut self.line)?;
+        Ok(self.line == want)
+    }
 }

@@ -12,19 +12,11 @@
 //! chunks together, which lets the table overlap its cache misses (`replay/table.rs`). Runs
 //! that share single use go through Redis instead ([`redis`]).
 //!
-//! State file: JSON Lines. The first line is a header with the entry count, so a truncated file
-//! is detected; each following line is `{"key":"<32 hex digits>","expires_at":..}`, sorted by
-//! key so the file is deterministic. It is written to a temp
-//! file in the same folder, fsynced, and renamed over the old one, then the folder is fsynced.
-
-use std::fs::{self, File};
-use std::io::{BufRead, BufReader, BufWriter, Write};
-use std::path::Path;
+//! The state file, and what is checked when it is loaded, are in [`state`].
 
 pub mod redis;
+pub mod state;
 mod table;
-
-use serde::{Deserialize, Serialize};
 
 use crate::shard::Shard;
 
@@ -128,6 +120,8 @@ pub struct ReplayStore {
     shards: Box<[DigestTable; SHARDS]>,
     /// The digests of the batch being checked (kept for its allocation).
     digests: Vec<KeyDigest>,
+    /// The state file the store was loaded from, if any.
+    origin: state::StateOrigin,
 }
 
 /// [`ReplayStore::reserve`] never makes room for more keys than this up front (~128 MiB of slots).
@@ -141,36 +135,9 @@ impl Default for ReplayStore {
         ReplayStore {
             shards: Box::new(std::array::from_fn(|_| DigestTable::default())),
             digests: Vec::new(),
+            origin: state::StateOrigin::default(),
         }
     }
-}
-
-#[derive(Serialize, Deserialize)]
-struct StateHeader {
-    fleet_attest_replay_state: u32,
-    entries: u64,
-}
-
-#[derive(Serialize, Deserialize)]
-struct StateEntry<'a> {
-    #[serde(borrow)]
-    key: std::borrow::Cow<'a, str>,
-    expires_at: i64,
-}
-
-const STATE_VERSION: u32 = 2;
-
-fn from_hex(text: &str) -> Option<KeyDigest> {
-    let bytes = text.as_bytes();
-    if bytes.len() != 32 {
-        return None;
-    }
-    let mut out = [0u8; 16];
-    for (i, pair) in bytes.chunks_exact(2).enumerate() {
-        let pair = std::str::from_utf8(pair).ok()?;
-        out[i] = u8::from_str_radix(pair, 16).ok()?;
-    }
-    Some(out)
 }
 
 impl ReplayStore {
@@ -259,121 +226,11 @@ impl ReplayStore {
     pub fn is_empty(&self) -> bool {
         self.len() == 0
     }
-
-    /// Loads a state file, dropping entries that expired before `now`. A missing file is an
-    /// empty store; a corrupt or truncated one is an error.
-    pub fn load(path: &Path, now: i64) -> Result<ReplayStore, String> {
-        let mut store = ReplayStore::new();
-        let file = match File::open(path) {
-            Ok(file) => file,
-            Err(err) if err.kind() == std::io::ErrorKind::NotFound => return Ok(store),
-            Err(err) => return Err(format!("{}: {err}", path.display())),
-        };
-        let corrupt = |line: usize, what: String| {
-            format!(
-                "{}: line {line}: {what}; the replay state is corrupt (restore it or remove it \
-                 knowingly: every key it holds could then attest again)",
-                path.display()
-            )
-        };
-        let mut lines = BufReader::new(file).lines();
-        let header = lines
-            .next()
-            .ok_or_else(|| corrupt(1, "empty file".into()))?
-            .map_err(|err| corrupt(1, err.to_string()))?;
-        let header: StateHeader = serde_json::from_str(&header)
-            .map_err(|err| corrupt(1, format!("bad header: {err}")))?;
-        if header.fleet_attest_replay_state != STATE_VERSION {
-            return Err(corrupt(
-                1,
-                format!(
-                    "version {} is not {STATE_VERSION}",
-                    header.fleet_attest_replay_state
-                ),
-            ));
-        }
-        // The header's count is only a hint until the lines bear it out (the reserve is capped).
-        store.reserve(usize::try_from(header.entries).unwrap_or(usize::MAX));
-        let mut count = 0u64;
-        for (n, line) in lines.enumerate() {
-            let line = line.map_err(|err| corrupt(n + 2, err.to_string()))?;
-            let entry: StateEntry<'_> =
-                serde_json::from_str(&line).map_err(|err| corrupt(n + 2, err.to_string()))?;
-            let key = from_hex(&entry.key)
-                .ok_or_else(|| corrupt(n + 2, "key is not 32 hex digits".into()))?;
-            count += 1;
-            if entry.expires_at >= now {
-                store.shard(&key).insert(
-                    &key,
-                    Entry {
-                        expires_at: entry.expires_at,
-                        line: 0,
-                    },
-                );
-            }
-        }
-        if count != header.entries {
-            return Err(corrupt(
-                count as usize + 2,
-                format!("{count} entries, the header says {}", header.entries),
-            ));
-        }
-        Ok(store)
-    }
-
-    /// Saves the store atomically (temp file, fsync, rename, fsync of the folder), leaving out
-    /// entries that expired before `now`. Entries are sorted so the file is deterministic.
-    pub fn save(&self, path: &Path, now: i64) -> Result<(), String> {
-        let mut live: Vec<(KeyDigest, i64)> = self
-            .shards
-            .iter()
-            .flat_map(DigestTable::iter)
-            .filter(|(_, entry)| entry.expires_at >= now)
-            .map(|(key, entry)| (key, entry.expires_at))
-            .collect();
-        live.sort_unstable();
-        let dir = match path.parent() {
-            Some(dir) if !dir.as_os_str().is_empty() => dir,
-            _ => Path::new("."),
-        };
-        let file_name = path
-            .file_name()
-            .ok_or_else(|| format!("{}: not a file path", path.display()))?;
-        let tmp = dir.join(format!(
-            ".{}.tmp.{}",
-            file_name.to_string_lossy(),
-            std::process::id()
-        ));
-        let io = |err: std::io::Error| format!("{}: {err}", tmp.display());
-        let file = File::create(&tmp).map_err(io)?;
-        let mut out = BufWriter::new(file);
-        let header = StateHeader {
-            fleet_attest_replay_state: STATE_VERSION,
-            entries: live.len() as u64,
-        };
-        write_line(&mut out, &header).map_err(io)?;
-        for (key, expires_at) in &live {
-            let entry = StateEntry {
-                key: std::borrow::Cow::Owned(crate::hex::lower(key)),
-                expires_at: *expires_at,
-            };
-            write_line(&mut out, &entry).map_err(io)?;
-        }
-        let file = out.into_inner().map_err(|err| io(err.into_error()))?;
-        file.sync_all().map_err(io)?;
-        drop(file);
-        fs::rename(&tmp, path).map_err(|err| format!("{}: {err}", path.display()))?;
-        if let Ok(dir) = File::open(dir) {
-            // Persist the rename; not every platform can fsync a directory, hence no error.
-            let _ = dir.sync_all();
-        }
-        Ok(())
-    }
 }
 
 /// Describes a replay key for a message: `jti "x" of issuer y`, `challenge nonce …`.
 pub fn describe_key(key: &str) -> String {
-    use crate::error::clip;
+    use crate::text::clip;
     if let Some(rest) = key.strip_prefix("jwt:") {
         let (issuer, jti) = rest.split_once(':').unwrap_or((rest, ""));
         return format!("jti {:?} of issuer {issuer:?}", clip(jti));
@@ -385,11 +242,6 @@ pub fn describe_key(key: &str) -> String {
         return format!("join token {:?}", clip(token));
     }
     format!("key {:?}", clip(key))
-}
-
-fn write_line(out: &mut impl Write, value: &impl Serialize) -> std::io::Result<()> {
-    serde_json::to_writer(&mut *out, value).map_err(std::io::Error::other)?;
-    out.write_all(b"\n")
 }
 
 #[cfg(test)]
@@ -459,49 +311,5 @@ mod tests {
             store.try_consume("jwt:a:7", 100, 99_999, 50),
             Err(ConsumedBy::Line(8))
         );
-    }
-
-    #[test]
-    fn state_round_trips_and_drops_expired() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("state.jsonl");
-        let mut store = ReplayStore::new();
-        store.try_consume("jwt:a:1", 100, 1, 0).unwrap();
-        store.try_consume("join_token:t", NEVER, 2, 0).unwrap();
-        store.try_consume("x509pop:old", 10, 3, 0).unwrap();
-        store.save(&path, 50).unwrap();
-        let mut loaded = ReplayStore::load(&path, 60).unwrap();
-        assert_eq!(loaded.len(), 2);
-        assert_eq!(
-            loaded.try_consume("jwt:a:1", 100, 9, 60),
-            Err(ConsumedBy::EarlierRun)
-        );
-        let later = ReplayStore::load(&path, 200).unwrap();
-        assert_eq!(later.len(), 1, "the jwt entry expired at 100");
-    }
-
-    #[test]
-    fn corrupt_or_truncated_state_is_an_error() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("state.jsonl");
-        let mut store = ReplayStore::new();
-        store.try_consume("jwt:a:1", 100, 1, 0).unwrap();
-        store.try_consume("jwt:a:2", 100, 2, 0).unwrap();
-        store.save(&path, 0).unwrap();
-        let text = fs::read_to_string(&path).unwrap();
-        let truncated: String = text.lines().take(2).map(|l| format!("{l}\n")).collect();
-        fs::write(&path, truncated).unwrap();
-        let err = ReplayStore::load(&path, 0).err().unwrap();
-        assert!(err.contains("the header says 2"), "{err}");
-        fs::write(&path, "garbage\n").unwrap();
-        assert!(ReplayStore::load(&path, 0)
-            .err()
-            .unwrap()
-            .contains("corrupt"));
-        fs::write(&path, "").unwrap();
-        assert!(ReplayStore::load(&path, 0).is_err());
-        assert!(ReplayStore::load(&dir.path().join("absent"), 0)
-            .unwrap()
-            .is_empty());
     }
 }

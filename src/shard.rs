@@ -22,6 +22,12 @@ impl Shard {
     }
 }
 
+impl Default for Shard {
+    fn default() -> Shard {
+        Shard::ALL
+    }
+}
+
 impl FromStr for Shard {
     type Err = String;
 

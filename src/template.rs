@@ -199,6 +199,15 @@ impl Template {
         }
     }
 
+    /// The text every rendering starts with: the template's leading text, before its first
+    /// action that is not a constant (see [`Template::with_constants`]).
+    pub fn constant_prefix(&self) -> &str {
+        match self.parts.first() {
+            Some(Part::Text(text)) => text,
+            _ => "",
+        }
+    }
+
     /// The template text as written.
     pub fn source(&self) -> &str {
         &self.source

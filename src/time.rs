@@ -3,6 +3,13 @@
 //! Only UTC output and the RFC 3339 profile of ISO 8601 input are needed, which is a few lines
 //! of civil-calendar arithmetic (Howard Hinnant's `days_from_civil`), not a date library.
 
+/// The clock, read once: whole Unix seconds.
+pub fn clock_now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs() as i64)
+}
+
 /// Days since 1970-01-01 of the proleptic Gregorian date `y-m-d`.
 pub(crate) fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
     let y = if m <= 2 { y - 1 } else { y };

@@ -7,6 +7,7 @@
 use crate::error::Rejection;
 use crate::join_token::JoinTokens;
 use crate::jwt::{JwtLimits, JwtOutput, JwtScratch, JwtVerifier, StagedJwt};
+use crate::namespaces::{Attestor, Namespaces};
 use crate::record::{Evidence, Record};
 use crate::replay::NEVER;
 use crate::selectors::{AliasIndex, AliasScratch, SelectorSet};
@@ -46,6 +47,19 @@ pub struct Verifier {
     pub(crate) join_tokens: Option<JoinTokens>,
     pub(crate) x509pop: Option<X509Pop>,
     pub(crate) aliases: AliasIndex,
+    /// The files the configuration named and the verifier was built from.
+    pub(crate) files: Vec<ConfigFile>,
+    /// The attestors' agent ID namespaces: JWT issuers in order, then x509pop, then join tokens.
+    pub(crate) namespaces: Namespaces,
+}
+
+/// A file the configuration named (a key set, a CA bundle, the join tokens).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ConfigFile {
+    /// The config key naming it: `jwt_issuer[0].jwks_path`, `x509pop.ca_bundle_paths[1]`, …
+    pub key: String,
+    /// Its path, relative paths joined to the config file's folder.
+    pub path: std::path::PathBuf,
 }
 
 /// Per-worker buffers, reused from record to record.
@@ -63,6 +77,11 @@ pub struct Scratch {
 }
 
 impl Scratch {
+    /// The agent path of the last record attested.
+    pub fn agent_path(&self) -> &str {
+        &self.agent_path
+    }
+
     /// The JWT buffers, and the outputs a JWT verification fills.
     fn for_jwt(&mut self) -> (&mut JwtScratch, JwtOutput<'_>) {
         let out = JwtOutput {
@@ -118,6 +137,8 @@ impl Verdict {
 pub struct Judged {
     /// The verdict.
     pub verdict: Verdict,
+    /// Who attested (when attested): see [`Verifier::namespaces`].
+    pub attestor: Attestor,
     /// Offset in the output buffer where the line's prefix ends.
     pub prefix_end: usize,
 }
@@ -126,6 +147,16 @@ impl Verifier {
     /// The trust domain.
     pub fn trust_domain(&self) -> &str {
         &self.trust_domain
+    }
+
+    /// The attestors and their agent ID namespaces.
+    pub fn namespaces(&self) -> &Namespaces {
+        &self.namespaces
+    }
+
+    /// The files the configuration named, in the order it names them.
+    pub fn files(&self) -> &[ConfigFile] {
+        &self.files
     }
 
     /// The limits in force.
@@ -228,6 +259,7 @@ impl Verifier {
                 sink::write_rejected(out, &rejection);
                 return Judged {
                     verdict: Verdict::Rejected(rejection.code()),
+                    attestor: 0,
                     prefix_end,
                 };
             }
@@ -243,6 +275,12 @@ impl Verifier {
             Rejection::UnknownType { kind, .. } => self.not_enabled(&kind),
             other => other,
         });
+        let issuers = self.jwt.issuers().len();
+        let attestor = match &evidence {
+            Ok(Evidence::X509Pop { .. }) => Some(issuers),
+            Ok(Evidence::JoinToken(_)) => Some(issuers + 1),
+            _ => None,
+        };
         let attested = evidence.and_then(|evidence| match (evidence, &jwt) {
             (Evidence::Jwt(token), Some(jwt)) => {
                 let (buffers, out) = scratch.for_jwt();
@@ -284,6 +322,10 @@ impl Verifier {
         };
         Judged {
             verdict,
+            attestor: attestor
+                .unwrap_or_else(|| scratch.jwt.issuer())
+                .try_into()
+                .unwrap_or(Attestor::MAX),
             prefix_end,
         }
     }

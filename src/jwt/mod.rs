@@ -101,6 +101,15 @@ pub struct JwtScratch {
     headers: HeaderMemos,
     /// Claim names and rendered values, built while checking rules and selectors.
     text: String,
+    /// The index of the issuer of the last token that got as far as its claims.
+    issuer: usize,
+}
+
+impl JwtScratch {
+    /// The index (in [`JwtVerifier::issuers`]) of the issuer of the last token attested.
+    pub fn issuer(&self) -> usize {
+        self.issuer
+    }
 }
 
 /// The last few protected headers that parsed, by their base64url text. Tokens of one key share
@@ -239,6 +248,7 @@ impl JwtVerifier {
             json,
             headers,
             text,
+            issuer: issuer_index,
         } = scratch;
         let (alg, kid) = headers.read(compact.header, header, exact, json)?;
         check_parts(&compact)?;
@@ -250,6 +260,7 @@ impl JwtVerifier {
                 let issuer = &self.issuers[i];
                 let key = &issuer.keys[k];
                 verify_signature(issuer, key, alg, &compact, signature)?;
+                *issuer_index = i;
                 (
                     issuer,
                     parse_verified_payload(compact.payload, payload, exact, json)?,
@@ -296,6 +307,7 @@ impl JwtVerifier {
                     }
                 };
                 verify_signature(issuer, key, alg, &compact, signature)?;
+                *issuer_index = i;
                 (issuer, tape)
             }
         };
@@ -381,6 +393,7 @@ impl JwtVerifier {
         if !signature_ok {
             return Err(bad_signature(issuer, &issuer.keys[staged.key], staged.alg));
         }
+        scratch.issuer = staged.issuer;
         let payload = token.get(staged.payload.clone()).unwrap_or_default();
         let tape = parse_verified_payload(
             payload,

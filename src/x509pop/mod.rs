@@ -64,8 +64,11 @@ pub const TEMPLATE_ROOTS: &[&str] = &[
 pub const DEFAULT_MAX_INTERMEDIATES: usize = 4;
 /// SPIRE's default `max_rsa_key_size` (v1.13.4 and later).
 pub const DEFAULT_MAX_RSA_KEY_SIZE: usize = 8192;
-/// How long a consumed challenge nonce is remembered (SPEC §6).
-const NONCE_LIFETIME: i64 = 86_400;
+/// The longest a consumed challenge nonce is remembered: until the leaf's `notAfter` (after it
+/// the transcript fails the chain check anyway), but at most 398 days (the CA/Browser Forum's
+/// limit on a certificate's validity), so that the state of a fleet of long-lived leaves stays
+/// bounded. A transcript of a leaf valid for longer can attest again after that.
+pub const MAX_NONCE_RETENTION: i64 = 398 * 86_400;
 /// The most entries each cache holds: far more distinct intermediates than a fleet has, and a
 /// bound on what a stream of made-up ones can cost (a few MiB).
 pub const CACHE_ENTRIES: usize = 4096;
@@ -400,7 +403,7 @@ impl X509Pop {
         out.replay_key.clear();
         out.replay_key.push_str("x509pop:");
         out.replay_key.push_str(&B64.encode(nonce));
-        Ok(Some(now.saturating_add(NONCE_LIFETIME)))
+        Ok(Some(leaf.not_after.unix.min(now.saturating_add(MAX_NONCE_RETENTION))))
     }
 }
 

@@ -89,6 +89,7 @@ fn a_pool_kept_across_runs_and_configs_writes_what_a_fresh_one_writes() {
         skip_records: 0,
         progress: false,
         shard: Shard::ALL,
+        ..RunOptions::default()
     };
     let judge = |dir: &Path, pool: Option<&rayon::ThreadPool>| -> Vec<u8> {
         let verifier = fleet_attest::config::load(&dir.join("fleet.toml")).unwrap();

@@ -30,6 +30,7 @@ fn verify_bytes(bytes: &[u8]) -> Vec<Value> {
         skip_records: 0,
         progress: false,
         shard: Shard::ALL,
+        ..RunOptions::default()
     };
     pipeline::run(
         &verifier,

@@ -14,6 +14,8 @@
 //! - `replay_store`: single use in a real Redis across concurrent `--shard` processes; Redis
 //!   unreachable at start and killed mid-run.
 //! - `resume`: SIGKILL at several points of a run, then `--resume`: identical bytes and state.
+//! - `run_files`: collisions between the files a run reads and writes, the preflight, locks,
+//!   the run record of `--resume`, replay-state tampering, a failed state save, SIGINT, exit 3.
 //! - `x509pop`: SPIRE x509pop transcripts from an independent implementation; the chain cache.
 
 mod cli;
@@ -25,6 +27,7 @@ mod replay_state;
 mod replay_store;
 mod resume;
 mod roundtrip;
+mod run_files;
 mod support;
 mod wycheproof;
 mod x509pop;

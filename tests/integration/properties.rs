@@ -48,7 +48,7 @@ proptest! {
         file.flush().unwrap();
         let input = Input::open(file.path()).unwrap();
         let mut out = Vec::new();
-        let options = RunOptions { threads, now: 1_795_946_400, skip_records: 0, progress: false, shard: Shard::ALL };
+        let options = RunOptions { threads, now: 1_795_946_400, skip_records: 0, progress: false, shard: Shard::ALL, ..RunOptions::default() };
         let stats = pipeline::run(&verifier, &input, &mut out, &mut SingleUse::Memory(ReplayStore::new()), &options).unwrap();
         let results = json_lines(&out);
         prop_assert_eq!(results.len(), expected.len());

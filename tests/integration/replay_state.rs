@@ -64,6 +64,12 @@ fn resume_drops_a_torn_line_and_finishes_byte_identical() {
         let torn = (cut + 17).min(full_bytes.len());
         let partial = dir.path().join(format!("partial-{kept}.jsonl"));
         fs::write(&partial, &full_bytes[..torn]).unwrap();
+        // The run record that binds the output to its run goes with it.
+        fs::copy(
+            dir.path().join("full.jsonl.run.json"),
+            dir.path().join(format!("partial-{kept}.jsonl.run.json")),
+        )
+        .unwrap();
         verify(&["--output", partial.to_str().unwrap(), "--resume"]);
         assert!(
             fs::read(&partial).unwrap() == full_bytes,

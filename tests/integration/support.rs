@@ -6,9 +6,17 @@ use std::process::{Command, Output};
 use fleet_attest::verifier::{Scratch, Verifier};
 use serde_json::Value;
 
-/// The built binary.
+/// The built binary, keeping fleet-attest's own state (the replay-state witnesses) in the
+/// build's temp folder rather than in the home folder.
 pub fn bin() -> Command {
-    Command::new(env!("CARGO_BIN_EXE_fleet-attest"))
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_fleet-attest"));
+    cmd.env("FLEET_ATTEST_STATE_DIR", state_dir());
+    cmd
+}
+
+/// fleet-attest's own state folder in the tests.
+pub fn state_dir() -> PathBuf {
+    Path::new(env!("CARGO_TARGET_TMPDIR")).join("fleet-attest-state")
 }
 
 /// `fleet-attest verify --config CONFIG --input INPUT`, then `extra`.

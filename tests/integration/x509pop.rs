@@ -162,3 +162,110 @@ fn chain_cache_gives_the_verdicts_of_full_verification() {
     let r = judge(&cached, &tampered_intermediate, 1_795_946_400);
     assert_eq!(r["error"]["code"], "untrusted_chain", "{r}");
 }
+
+/// The attested ids of a run over the fixture at `now` with the replay state `state`, and the
+/// codes of the others.
+fn run_with_state(state: &std::path::Path, now: i64) -> Vec<(String, String)> {
+    let out = output(verify_fleet(
+        &data("x509pop"),
+        &[
+            "--now",
+            &now.to_string(),
+            "--replay-state",
+            state.to_str().unwrap(),
+        ],
+    ));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    json_lines(&out.stdout)
+        .iter()
+        .map(|r| {
+            let code = r["error"]["code"].as_str().unwrap_or("attested").to_owned();
+            (r["id"].as_str().unwrap().to_owned(), code)
+        })
+        .collect()
+}
+
+#[test]
+fn a_challenge_stays_consumed_until_its_leaf_expires() {
+    // The fixture's leaves are valid from NOW - 1 day to NOW + 30 days.
+    let now: i64 = NOW.parse().unwrap();
+    let day = 86_400;
+    let dir = tempfile::tempdir().unwrap();
+    let state = dir.path().join("replay.state");
+    let first = run_with_state(&state, now);
+    let attested: Vec<&str> = first
+        .iter()
+        .filter(|(_, code)| code == "attested")
+        .map(|(id, _)| id.as_str())
+        .collect();
+    assert_eq!(attested.len(), 4, "{first:?}");
+    // A captured transcript presented again the next day, a week later, and on the leaf's
+    // last day is a replay of the first run's (the nonce was kept for one day only before).
+    for later in [now + day + 60, now + 7 * day, now + 30 * day - 60] {
+        let again = run_with_state(&state, later);
+        for id in &attested {
+            let (_, code) = again.iter().find(|(i, _)| i == id).unwrap();
+            assert_eq!(code, "replayed", "{id} at now + {}s", later - now);
+        }
+    }
+    // Past notAfter the transcript fails the chain, and its nonce is no longer kept.
+    let expired = run_with_state(&state, now + 30 * day + 60);
+    for id in &attested {
+        let (_, code) = expired.iter().find(|(i, _)| i == id).unwrap();
+        assert_eq!(code, "untrusted_chain", "{id}");
+    }
+}
+
+#[test]
+fn a_challenge_of_a_long_lived_leaf_is_kept_for_the_documented_maximum() {
+    // gen's leaves are valid until 2045, far past the bound.
+    let now: i64 = 1_795_910_400;
+    let max = fleet_attest::x509pop::MAX_NONCE_RETENTION;
+    let dir = tempfile::tempdir().unwrap();
+    crate::support::gen(
+        dir.path(),
+        &[
+            "--nodes",
+            "6",
+            "--seed",
+            "3",
+            "--now",
+            &now.to_string(),
+            "--x509pop-fraction",
+            "1",
+            "--join-token-fraction",
+            "0",
+            "--invalid-fraction",
+            "0",
+        ],
+    );
+    let state = dir.path().join("replay.state");
+    let run = |at: i64| {
+        let out = output(verify_fleet(
+            dir.path(),
+            &[
+                "--now",
+                &at.to_string(),
+                "--replay-state",
+                state.to_str().unwrap(),
+            ],
+        ));
+        assert!(out.status.success(), "{out:?}");
+        json_lines(&out.stdout)
+    };
+    let first = run(now);
+    assert_eq!(first.len(), 6);
+    assert!(first.iter().all(|r| r["status"] == "attested"), "{first:?}");
+    let inside = run(now + max);
+    assert!(
+        inside.iter().all(|r| r["error"]["code"] == "replayed"),
+        "{inside:?}"
+    );
+    // One second past the bound the nonce is forgotten: the documented limit of this choice.
+    let past = run(now + max + 1);
+    assert!(past.iter().all(|r| r["status"] == "attested"), "{past:?}");
+}
