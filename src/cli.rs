@@ -33,6 +33,30 @@ enum Command {
     Gen(crate::gen::GenArgs),
     /// Measure the engine end to end against the crypto ceiling.
     Bench(crate::bench::BenchArgs),
+    /// Compare the results of two runs: which records lost or gained attestation, changed
+    /// agent ID, selectors or aliases. Exit 0 when nothing changed, 1 when something did, 2 on
+    /// trouble.
+    Diff(DiffArgs),
+}
+
+#[derive(Args, Debug)]
+struct DiffArgs {
+    /// Results of the first run (`verify --output`).
+    #[arg(value_name = "BEFORE.jsonl")]
+    before: PathBuf,
+    /// Results of the second run, of the same evidence.
+    #[arg(value_name = "AFTER.jsonl")]
+    after: PathBuf,
+    /// Print one JSON object per changed record, then one with the totals, instead of the table.
+    #[arg(long)]
+    json: bool,
+    /// Also write a self-contained HTML report of the diff here.
+    #[arg(long, value_name = "FILE.html")]
+    report: Option<PathBuf>,
+    /// Most records kept waiting for a partner at once, when the files are not in the same
+    /// order (about 1 KiB of memory each).
+    #[arg(long, value_name = "N", default_value_t = crate::diff::DiffOptions::default().max_unmatched)]
+    max_unmatched: usize,
 }
 
 #[derive(Args, Debug)]
@@ -116,6 +140,11 @@ pub fn main() -> u8 {
         Command::Verify(args) => verify(args),
         Command::Gen(args) => crate::gen::run(&args),
         Command::Bench(args) => crate::bench::run(&args),
+        Command::Diff(args) => match diff(&args) {
+            Ok(changed) => return u8::from(changed),
+            // Trouble is exit 2, as for diff(1).
+            Err(message) => Err(Failure::usage(message)),
+        },
     };
     match result {
         Ok(()) => 0,
@@ -252,6 +281,32 @@ fn verify(args: VerifyArgs) -> Result<(), Failure> {
         }
     }
     Ok(())
+}
+
+/// Runs `diff`; true when something changed.
+fn diff(args: &DiffArgs) -> Result<bool, String> {
+    use std::io::Write as _;
+    let options = crate::diff::DiffOptions {
+        max_unmatched: args.max_unmatched,
+    };
+    let stdout = io::stdout();
+    let mut out = io::BufWriter::new(stdout.lock());
+    let mut emit = |change: &crate::diff::changes::Change<'_>| {
+        if args.json {
+            writeln!(out, "{}", change.to_json()).map_err(|err| format!("stdout: {err}"))?;
+        }
+        Ok(())
+    };
+    let totals = crate::diff::run(&args.before, &args.after, &options, &mut emit)?;
+    if args.json {
+        let line = serde_json::json!({ "totals": totals.to_json() });
+        writeln!(out, "{line}").map_err(|err| format!("stdout: {err}"))?;
+    } else {
+        out.write_all(crate::diff::table::render(&totals).as_bytes())
+            .map_err(|err| format!("stdout: {err}"))?;
+    }
+    out.flush().map_err(|err| format!("stdout: {err}"))?;
+    Ok(totals.changed > 0)
 }
 
 /// Drops a torn last line from an interrupted run's output, and every line from the first

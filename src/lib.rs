@@ -16,14 +16,17 @@
 //! | pipeline | [`pipeline`] | workers (batches of 16 records per pass) and the ordered writer |
 //! | sink | [`sink`] | the result line format and the output |
 //! | cli, gen, bench | [`cli`], [`gen`], [`bench`](mod@bench) | the commands |
+//! | diff, reports | [`results`], [`diff`] | result lines read back; two runs compared |
 //!
 //! Support: [`json`] (borrowed views over simd-json tapes), [`time`] (RFC 3339), [`hex`],
-//! [`order`] (bytewise `<` decided inline for short strings).
+//! [`order`] (bytewise `<` decided inline for short strings), [`text`] (plurals, terminal-safe
+//! text).
 #![deny(missing_docs)]
 
 pub mod bench;
 pub mod cli;
 pub mod config;
+pub mod diff;
 pub mod error;
 pub mod gen;
 pub mod hex;
@@ -36,10 +39,12 @@ pub mod order;
 pub mod pipeline;
 pub mod record;
 pub mod replay;
+pub mod results;
 pub mod selectors;
 pub mod shard;
 pub mod sink;
 pub mod template;
+pub mod text;
 pub mod time;
 pub mod verifier;
 pub mod x509pop;
