@@ -264,12 +264,18 @@ fn verify(args: VerifyArgs) -> Result<(), Failure> {
     if let (Some(path), SingleUse::Memory(store)) = (&args.replay_state, &store) {
         store.save(path, now).map_err(Failure::fatal)?;
     }
-    let summary = summary_json(&stats, threads, now);
+    let summary = crate::summary::json(&stats, &verifier, threads, now);
     if let Some(path) = &args.summary {
         fs::write(path, format!("{summary}\n"))
             .map_err(|err| Failure::fatal(format!("{}: {err}", path.display())))?;
     }
-    eprintln!("{}", human_summary(&stats, threads, skip_records));
+    for warning in input_warnings(&stats, &args.input, shard) {
+        eprintln!("warning: {warning}");
+    }
+    eprint!(
+        "{}",
+        crate::summary::table(&stats, &verifier, threads, skip_records)
+    );
     if let SingleUse::Redis(store) = &store {
         if let Some(loss) = store.loss() {
             let unavailable = stats.by_code.get("store_unavailable").copied().unwrap_or(0);
@@ -281,6 +287,33 @@ fn verify(args: VerifyArgs) -> Result<(), Failure> {
         }
     }
     Ok(())
+}
+
+/// Warnings about an input that is plainly not evidence: empty, or whose first records could
+/// not be read as records or tokens at all.
+fn input_warnings(stats: &RunStats, input: &Path, shard: Shard) -> Vec<String> {
+    let name = input.display();
+    if stats.records == 0 && shard == Shard::ALL {
+        return vec![format!(
+            "{name} holds no records (it is empty, or only blank lines)"
+        )];
+    }
+    if stats.looks_unreadable() {
+        let first = stats.records.min(crate::pipeline::LEADING_RECORDS);
+        let what = if first == 1 {
+            "its only record".to_owned()
+        } else if first == stats.records {
+            format!("all {first} of its records")
+        } else {
+            format!("its first {first} records")
+        };
+        return vec![format!(
+            "{name}: {what} could not be read as evidence (input/malformed_record or \
+             decode/malformed_token): is this a JSON-lines evidence file, one record or \
+             token per line?"
+        )];
+    }
+    Vec::new()
 }
 
 /// Runs `diff`; true when something changed.
@@ -344,82 +377,4 @@ fn keep_complete_lines(path: &Path) -> io::Result<u64> {
     }
     file.seek(SeekFrom::End(0))?;
     Ok(lines)
-}
-
-fn records_per_second(stats: &RunStats) -> f64 {
-    let secs = stats.elapsed.as_secs_f64();
-    if secs > 0.0 {
-        stats.records as f64 / secs
-    } else {
-        0.0
-    }
-}
-
-/// The `--summary` object (SPEC §1).
-pub fn summary_json(stats: &RunStats, threads: usize, now: i64) -> String {
-    serde_json::json!({
-        "records": stats.records,
-        "attested": stats.attested,
-        "rejected": stats.rejected,
-        "by_code": stats.by_code,
-        "elapsed_seconds": stats.elapsed.as_secs_f64(),
-        "records_per_second": records_per_second(stats),
-        "threads": threads,
-        "now": now,
-    })
-    .to_string()
-}
-
-fn human_summary(stats: &RunStats, threads: usize, resumed: u64) -> String {
-    let mut text = format!(
-        "fleet-attest: {} records: {} attested, {} rejected",
-        stats.records, stats.attested, stats.rejected
-    );
-    if !stats.by_code.is_empty() {
-        let codes: Vec<String> = stats
-            .by_code
-            .iter()
-            .map(|(code, n)| format!("{code} {n}"))
-            .collect();
-        text.push_str(&format!(" ({})", codes.join(", ")));
-    }
-    text.push_str(&format!(
-        "; {:.2}s, {:.0} records/s, {threads} thread{}",
-        stats.elapsed.as_secs_f64(),
-        records_per_second(stats),
-        if threads == 1 { "" } else { "s" }
-    ));
-    if resumed > 0 {
-        text.push_str(&format!(
-            "; resumed after {resumed} results already written"
-        ));
-    }
-    text
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn the_summary_line_counts_records_codes_and_threads() {
-        let mut stats = RunStats {
-            records: 3,
-            attested: 2,
-            rejected: 1,
-            ..RunStats::default()
-        };
-        stats.by_code.insert("replayed", 1);
-        let one = human_summary(&stats, 1, 0);
-        assert!(
-            one.starts_with("fleet-attest: 3 records: 2 attested, 1 rejected (replayed 1); "),
-            "{one}"
-        );
-        assert!(one.ends_with(" records/s, 1 thread"), "{one}");
-        let two = human_summary(&stats, 2, 5);
-        assert!(
-            two.ends_with(", 2 threads; resumed after 5 results already written"),
-            "{two}"
-        );
-    }
 }

@@ -16,7 +16,7 @@
 //! | pipeline | [`pipeline`] | workers (batches of 16 records per pass) and the ordered writer |
 //! | sink | [`sink`] | the result line format and the output |
 //! | cli, gen, bench | [`cli`], [`gen`], [`bench`](mod@bench) | the commands |
-//! | diff, reports | [`results`], [`diff`] | result lines read back; two runs compared |
+//! | summaries, diff | [`outcomes`], [`summary`], [`results`], [`diff`] | outcomes by type, issuer, key and code; result lines read back; two runs compared |
 //!
 //! Support: [`json`] (borrowed views over simd-json tapes), [`time`] (RFC 3339), [`hex`],
 //! [`order`] (bytewise `<` decided inline for short strings), [`text`] (plurals, terminal-safe
@@ -36,6 +36,7 @@ pub mod json;
 pub mod jwt;
 pub mod keys;
 pub mod order;
+pub mod outcomes;
 pub mod pipeline;
 pub mod record;
 pub mod replay;
@@ -43,6 +44,7 @@ pub mod results;
 pub mod selectors;
 pub mod shard;
 pub mod sink;
+pub mod summary;
 pub mod template;
 pub mod text;
 pub mod time;

@@ -32,10 +32,11 @@ use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
 use crate::error::Rejection;
 use crate::input::{lines, Chunk, Input};
+use crate::outcomes::Outcomes;
 use crate::replay::{describe_key, Claim, Outcome, SingleUse};
 use crate::shard::Shard;
 use crate::sink;
-use crate::verifier::{Scratch, Verdict, Verifier};
+use crate::verifier::{Scratch, Source, Verdict, Verifier};
 
 /// Records a worker stages before checking their signatures in a row (see [`Verifier::stage`]).
 const BATCH_RECORDS: usize = 16;
@@ -60,6 +61,9 @@ pub struct RunOptions {
     pub shard: Shard,
 }
 
+/// Records at the start of the input looked at to tell whether it is evidence at all.
+pub const LEADING_RECORDS: u64 = 8;
+
 /// Counts for the summary.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct RunStats {
@@ -71,8 +75,22 @@ pub struct RunStats {
     pub rejected: u64,
     /// Rejections by code.
     pub by_code: BTreeMap<&'static str, u64>,
+    /// Outcomes by record type, JWT issuer, key and code.
+    pub outcomes: Outcomes,
+    /// How many of the first [`LEADING_RECORDS`] records could not be read as records or
+    /// tokens at all (`input/malformed_record`, `decode/malformed_token`): when that is all of
+    /// them, the input is likely not evidence (a text file, a JSON array).
+    pub leading_unreadable: u64,
     /// Wall time of the run.
     pub elapsed: Duration,
+}
+
+impl RunStats {
+    /// True when every one of the first records (up to [`LEADING_RECORDS`]) could not be read
+    /// as a record or token: the input is likely not JSON-lines evidence.
+    pub fn looks_unreadable(&self) -> bool {
+        self.records > 0 && self.leading_unreadable == self.records.min(LEADING_RECORDS)
+    }
 }
 
 /// Why a run stopped early.
@@ -90,6 +108,9 @@ struct RecordMeta {
     prefix_end: usize,
     verdict: Verdict,
     key: Range<usize>,
+    source: Source,
+    /// Where the unknown `kid` the record named is in the chunk's `keys` (empty when none).
+    label: Range<usize>,
 }
 
 struct ChunkResult {
@@ -100,7 +121,8 @@ struct ChunkResult {
 }
 
 /// Where a worker puts a chunk's results: the lines, each record's place among them, and the
-/// single-use keys of the records that attested. Recycled from chunk to chunk.
+/// single-use keys of the records that attested (and the unknown `kid`s records named).
+/// Recycled from chunk to chunk.
 #[derive(Default)]
 struct ResultBuffers {
     buf: Vec<u8>,
@@ -155,12 +177,18 @@ fn judge_chunk(
                 if let Verdict::Attested(Some(_)) = judged.verdict {
                     keys.push_str(&scratch.replay_key);
                 }
+                let key_end = keys.len();
+                if judged.source.unknown_kid {
+                    keys.push_str(scratch.unknown_kid());
+                }
                 records.push(RecordMeta {
                     line,
                     span: start..buf.len(),
                     prefix_end: judged.prefix_end,
                     verdict: judged.verdict,
-                    key: key_start..keys.len(),
+                    key: key_start..key_end,
+                    source: judged.source,
+                    label: key_end..keys.len(),
                 });
             }
         }
@@ -389,13 +417,15 @@ impl<W: Write> OrderedWriter<'_, W> {
                 Verdict::Attested(Some(_)) => *outcomes.next().unwrap_or(&Outcome::Unavailable),
                 _ => Outcome::Fresh,
             };
+            let label = &chunk.out.keys[record.label.clone()];
             let rejection = match (record.verdict, outcome) {
                 (Verdict::Rejected(code), _) => {
-                    self.count_rejection(code);
+                    self.count_rejection(code, record.source, label);
                     None
                 }
                 (Verdict::Attested(_), Outcome::Fresh) => {
                     self.stats.attested += 1;
+                    self.stats.outcomes.count(record.source, label, None);
                     None
                 }
                 (Verdict::Attested(_), Outcome::Consumed(by)) => Some(Rejection::Replayed {
@@ -413,7 +443,7 @@ impl<W: Write> OrderedWriter<'_, W> {
                 }
                 continue;
             };
-            self.count_rejection(rejection.code());
+            self.count_rejection(rejection.code(), record.source, label);
             if write {
                 if let Some(start) = run_start.take() {
                     self.output
@@ -432,9 +462,15 @@ impl<W: Write> OrderedWriter<'_, W> {
         Ok(())
     }
 
-    fn count_rejection(&mut self, code: &'static str) {
+    fn count_rejection(&mut self, code: &'static str, source: Source, label: &str) {
         self.stats.rejected += 1;
         *self.stats.by_code.entry(code).or_default() += 1;
+        self.stats.outcomes.count(source, label, Some(code));
+        if self.stats.records <= LEADING_RECORDS
+            && matches!(code, "malformed_record" | "malformed_token")
+        {
+            self.stats.leading_unreadable += 1;
+        }
     }
 }
 
