@@ -99,6 +99,9 @@ struct VerifyArgs {
     /// Continue an interrupted run whose --output FILE holds complete result lines.
     #[arg(long)]
     resume: bool,
+    /// Also write a self-contained HTML report of the run here.
+    #[arg(long, value_name = "FILE.html")]
+    report: Option<PathBuf>,
     /// Draw a progress bar (default when stderr is a terminal).
     #[arg(long, overrides_with = "no_progress")]
     progress: bool,
@@ -238,21 +241,35 @@ fn verify(args: VerifyArgs) -> Result<(), Failure> {
         progress,
         shard,
     };
-    let stats = pipeline::run(&verifier, &input, &mut output, &mut store, &options).map_err(
-        |err| match err {
-            RunError::Input(err) => Failure::fatal(format!("{}: {err}", args.input.display())),
-            RunError::Output(err) => {
-                // A failed write (a full disk) may have left part of a line: trim the file
-                // back to its last complete line, so it is ready for --resume.
-                if !to_stdout {
-                    let _ = keep_complete_lines(&args.output);
-                }
-                Failure::fatal(format!(
-                    "{output_name}: {err}; complete lines kept, rerun with --resume"
-                ))
+    // With --report, the result lines are counted as they are written (those an interrupted
+    // run kept, read back first).
+    let mut tally = None;
+    let run = if args.report.is_some() {
+        let kept = if skip_records > 0 {
+            crate::report::tally::of_file(&args.output, skip_records).map_err(out_err)?
+        } else {
+            crate::report::tally::Tally::default()
+        };
+        let mut tee = crate::report::tally::Tee::new(&mut output, kept);
+        let run = pipeline::run(&verifier, &input, &mut tee, &mut store, &options);
+        tally = Some(tee.tally);
+        run
+    } else {
+        pipeline::run(&verifier, &input, &mut output, &mut store, &options)
+    };
+    let stats = run.map_err(|err| match err {
+        RunError::Input(err) => Failure::fatal(format!("{}: {err}", args.input.display())),
+        RunError::Output(err) => {
+            // A failed write (a full disk) may have left part of a line: trim the file
+            // back to its last complete line, so it is ready for --resume.
+            if !to_stdout {
+                let _ = keep_complete_lines(&args.output);
             }
-        },
-    )?;
+            Failure::fatal(format!(
+                "{output_name}: {err}; complete lines kept, rerun with --resume"
+            ))
+        }
+    })?;
     output.sync().map_err(out_err)?;
     if skip_records > stats.records {
         return Err(Failure::fatal(format!(
@@ -268,6 +285,18 @@ fn verify(args: VerifyArgs) -> Result<(), Failure> {
     if let Some(path) = &args.summary {
         fs::write(path, format!("{summary}\n"))
             .map_err(|err| Failure::fatal(format!("{}: {err}", path.display())))?;
+    }
+    if let (Some(path), Some(tally)) = (&args.report, &tally) {
+        let info = crate::report::RunInfo {
+            config: &args.config,
+            input: &args.input,
+            output: &args.output,
+            now,
+            threads,
+            resumed: skip_records,
+        };
+        let html = crate::report::run_page(&info, &stats, &verifier, tally);
+        crate::report::write(path, &html).map_err(Failure::fatal)?;
     }
     for warning in input_warnings(&stats, &args.input, shard) {
         eprintln!("warning: {warning}");
@@ -339,6 +368,9 @@ fn diff(args: &DiffArgs) -> Result<bool, String> {
             .map_err(|err| format!("stdout: {err}"))?;
     }
     out.flush().map_err(|err| format!("stdout: {err}"))?;
+    if let Some(path) = &args.report {
+        crate::report::write(path, &crate::report::diff_page(&totals))?;
+    }
     Ok(totals.changed > 0)
 }
 

@@ -40,6 +40,7 @@ pub mod outcomes;
 pub mod pipeline;
 pub mod record;
 pub mod replay;
+pub mod report;
 pub mod results;
 pub mod selectors;
 pub mod shard;

@@ -16,14 +16,38 @@ const TABLE_ROWS: usize = 24;
 /// Codes named per row of the stderr table.
 const TABLE_CODES: usize = 3;
 
-/// A row with its names put on.
-struct Named<'a> {
-    kind: &'static str,
-    issuer: Option<&'a str>,
-    key: Option<String>,
+/// A row of outcomes with its names put on.
+pub struct Named<'a> {
+    /// The record type.
+    pub kind: &'static str,
+    /// The JWT issuer's name.
+    pub issuer: Option<&'a str>,
+    /// The key's `kid` (or `key N (ALG)` for a key without one).
+    pub key: Option<String>,
     /// False for a `kid` no configured JWK Set holds.
-    key_known: bool,
-    row: &'a Row,
+    pub key_known: bool,
+    /// The counts.
+    pub row: &'a Row,
+}
+
+impl Named<'_> {
+    /// The key as tables show it.
+    pub fn key_label(&self) -> String {
+        match (&self.key, self.key_known) {
+            (Some(key), true) => printable(key),
+            (Some(key), false) => format!("{} (not configured)", printable(key)),
+            (None, false) => "other unknown kids".to_owned(),
+            (None, true) => "-".to_owned(),
+        }
+    }
+
+    /// The row's codes, the most frequent first (ties by name).
+    pub fn codes(&self) -> Vec<(&'static str, u64)> {
+        let mut codes: Vec<(&'static str, u64)> =
+            self.row.by_code.iter().map(|(c, n)| (*c, *n)).collect();
+        codes.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(b.0)));
+        codes
+    }
 }
 
 fn named<'a>(key: &RowKey, row: &'a Row, stats: &'a RunStats, verifier: &'a Verifier) -> Named<'a> {
@@ -53,7 +77,8 @@ fn named<'a>(key: &RowKey, row: &'a Row, stats: &'a RunStats, verifier: &'a Veri
     }
 }
 
-fn rows<'a>(stats: &'a RunStats, verifier: &'a Verifier) -> Vec<Named<'a>> {
+/// The rows of outcomes by record type, issuer and key, named.
+pub fn rows<'a>(stats: &'a RunStats, verifier: &'a Verifier) -> Vec<Named<'a>> {
     stats
         .outcomes
         .rows()
@@ -142,15 +167,7 @@ pub fn table(stats: &RunStats, verifier: &Verifier, threads: usize, resumed: u64
         return text;
     }
     let cell = |s: Option<&str>| s.map_or_else(|| "-".to_owned(), printable);
-    let keys: Vec<String> = named
-        .iter()
-        .map(|row| match (&row.key, row.key_known) {
-            (Some(key), true) => printable(key),
-            (Some(key), false) => format!("{} (not configured)", printable(key)),
-            (None, false) => "other unknown kids".to_owned(),
-            (None, true) => "-".to_owned(),
-        })
-        .collect();
+    let keys: Vec<String> = named.iter().map(Named::key_label).collect();
     let issuer_width = named
         .iter()
         .map(|row| cell(row.issuer).chars().count())
@@ -169,12 +186,11 @@ pub fn table(stats: &RunStats, verifier: &Verifier, threads: usize, resumed: u64
         "type", "issuer", "key", "attested", "rejected"
     );
     for (row, key) in named.iter().zip(&keys).take(TABLE_ROWS) {
-        let mut codes: Vec<(&&str, &u64)> = row.row.by_code.iter().collect();
-        codes.sort_by(|a, b| b.1.cmp(a.1).then_with(|| a.0.cmp(b.0)));
+        let codes = row.codes();
         let mut shown: Vec<String> = codes
             .iter()
             .take(TABLE_CODES)
-            .map(|(code, n)| format!("{code} {}", thousands(**n)))
+            .map(|(code, n)| format!("{code} {}", thousands(*n)))
             .collect();
         if codes.len() > TABLE_CODES {
             shown.push(format!("+{} more", codes.len() - TABLE_CODES));

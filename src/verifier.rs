@@ -184,6 +184,16 @@ impl Verifier {
         &self.jwt
     }
 
+    /// The node aliases.
+    pub fn aliases(&self) -> &AliasIndex {
+        &self.aliases
+    }
+
+    /// The number of join tokens configured, when join tokens are.
+    pub fn join_token_count(&self) -> Option<usize> {
+        self.join_tokens.as_ref().map(JoinTokens::len)
+    }
+
     /// The x509pop attestor, when configured.
     pub fn x509pop(&self) -> Option<&X509Pop> {
         self.x509pop.as_ref()

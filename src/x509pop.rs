@@ -247,6 +247,12 @@ impl X509Pop {
         })
     }
 
+    /// The SHA-1 fingerprints of the CA bundle's certificates (the trust anchors), in bundle
+    /// order.
+    pub fn anchor_fingerprints(&self) -> impl Iterator<Item = &str> + '_ {
+        self.roots.iter().map(|root| root.fingerprint.as_str())
+    }
+
     /// The number of verified intermediate chains remembered so far.
     pub fn cached_chains(&self) -> usize {
         self.chains.len()

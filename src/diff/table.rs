@@ -11,8 +11,16 @@ use crate::text::{count, printable, thousands};
 /// Groups shown per kind of change.
 pub const TOP_GROUPS: usize = 5;
 
-/// Width of the first column.
-const LABEL: usize = 44;
+/// Narrowest first column.
+const LABEL: usize = 28;
+
+fn group_label(key: &str) -> String {
+    if key.is_empty() {
+        "    (all)".to_owned()
+    } else {
+        format!("    {}", printable(key))
+    }
+}
 
 /// The table, ready to print.
 pub fn render(totals: &Totals) -> String {
@@ -42,10 +50,26 @@ pub fn render(totals: &Totals) -> String {
         thousands(totals.changed),
     );
     let _ = writeln!(out);
-    let _ = writeln!(out, "{:<LABEL$}{:>10}  examples", "change", "records");
+    let width = Kind::ALL
+        .iter()
+        .flat_map(|&kind| {
+            let shown: Vec<usize> = totals
+                .kind(kind)
+                .groups()
+                .iter()
+                .take(TOP_GROUPS)
+                .map(|g| group_label(&g.key).chars().count())
+                .collect();
+            shown.into_iter().chain([kind.title().len()])
+        })
+        .chain([LABEL])
+        .max()
+        .unwrap_or(LABEL)
+        + 2;
+    let _ = writeln!(out, "{:<width$}{:>10}  examples", "change", "records");
     for kind in Kind::ALL {
         let t = totals.kind(kind);
-        let _ = writeln!(out, "{:<LABEL$}{:>10}", kind.title(), thousands(t.records));
+        let _ = writeln!(out, "{:<width$}{:>10}", kind.title(), thousands(t.records));
         if t.records == 0 {
             continue;
         }
@@ -54,14 +78,9 @@ pub fn render(totals: &Totals) -> String {
             let _ = writeln!(out, "  {}:", kind.grouped_by());
         }
         for group in groups.iter().take(TOP_GROUPS) {
-            let key = if group.key.is_empty() {
-                "(all)".to_owned()
-            } else {
-                printable(&group.key)
-            };
             let examples: Vec<String> = group.examples.iter().map(|id| printable(id)).collect();
-            let label = format!("    {key}");
-            let pad = LABEL.saturating_sub(label.chars().count());
+            let label = group_label(&group.key);
+            let pad = width.saturating_sub(label.chars().count());
             let _ = writeln!(
                 out,
                 "{label}{:pad$}{:>10}  {}",

@@ -16,7 +16,7 @@ pub const MAX_GROUPS: usize = 1000;
 /// Example ids kept per group.
 pub const EXAMPLES_PER_GROUP: usize = 3;
 /// Records listed per kind of change for the report.
-pub const LISTED_PER_KIND: usize = 200;
+pub const LISTED_PER_KIND: usize = 50;
 
 /// One group of a kind of change.
 #[derive(Clone, Debug, Default, Serialize)]
