@@ -251,6 +251,12 @@ impl<'r> Change<'r> {
             Some(o) => o.describe(),
         };
         let mut text = format!("{} → {}", side(self.before), side(self.after));
+        if self.is(Kind::Lost) || self.is(Kind::RejectionChanged) {
+            if let Some(message) = self.after.and_then(|a| a.message.as_deref()) {
+                text.push_str(": ");
+                text.push_str(&crate::error::clip(message));
+            }
+        }
         if self.is(Kind::AgentIdChanged) {
             if let (Some(b), Some(a)) = (self.before, self.after) {
                 text = format!(

@@ -367,7 +367,7 @@ pub fn run_page(
 
 /// A cell of the before × after matrix.
 pub struct MatrixCell {
-    /// `before>after` (`data-matrix`).
+    /// `before.after` (`data-matrix`), e.g. `attested.rejected`.
     pub key: String,
     /// The figure.
     pub value: String,
@@ -515,7 +515,7 @@ pub fn diff_page(totals: &Totals) -> String {
             cells: Presence::ALL
                 .iter()
                 .map(|&a| MatrixCell {
-                    key: format!("{}>{}", b.name(), a.name()),
+                    key: format!("{}.{}", b.name(), a.name()),
                     value: thousands(totals.matrix[b as usize][a as usize]),
                     class: match (b, a) {
                         _ if b == a => "same",
