@@ -295,11 +295,11 @@ pub fn run_in(
                         let _ = slot_tx.send(chunk.out);
                     }
                     if !progress.is_hidden() {
-                        let secs = started.elapsed().as_secs_f64().max(1e-3);
-                        let records = writer.stats.records;
-                        progress.set_message(format!(
-                            "{records} records, {:.0} records/s",
-                            records as f64 / secs
+                        progress.set_message(progress_message(
+                            writer.stats.records,
+                            progress.position(),
+                            input.len(),
+                            started.elapsed(),
                         ));
                     }
                 }
@@ -329,7 +329,16 @@ pub fn run_in(
         };
         (read_result, write_result)
     });
-    progress.finish_and_clear();
+    match &write_result {
+        // The last frame: the whole input, and what the run did.
+        Ok(stats) if !progress.is_hidden() => {
+            if let Some(total) = input.len() {
+                progress.set_position(total);
+            }
+            progress.finish_with_message(done_message(stats.records, started.elapsed()));
+        }
+        _ => progress.finish_and_clear(),
+    }
     let mut stats = write_result?;
     read_result.map_err(RunError::Input)?;
     stats.elapsed = started.elapsed();
@@ -481,7 +490,7 @@ fn progress_bar(enabled: bool, total: Option<u64>) -> ProgressBar {
     let bar = match total {
         Some(total) => ProgressBar::with_draw_target(Some(total), ProgressDrawTarget::stderr())
             .with_style(
-                ProgressStyle::with_template("{bar:40} {percent:>3}% {msg}, ETA {eta}")
+                ProgressStyle::with_template("{bar:40} {percent:>3}% {msg}")
                     .unwrap_or_else(|_| ProgressStyle::default_bar()),
             ),
         None => ProgressBar::with_draw_target(None, ProgressDrawTarget::stderr()).with_style(
@@ -489,6 +498,82 @@ fn progress_bar(enabled: bool, total: Option<u64>) -> ProgressBar {
                 .unwrap_or_else(|_| ProgressStyle::default_spinner()),
         ),
     };
+    // Until the first results are written there is nothing to measure a rate or an ETA by.
+    bar.set_message("starting");
     bar.enable_steady_tick(Duration::from_millis(200));
     bar
+}
+
+/// `12,345 records, 36,000 records/s, ETA 4s`: the figures of a frame, the ETA from the bytes
+/// written so far (`done` of `total`) at the rate since the start.
+fn progress_message(records: u64, done: u64, total: Option<u64>, elapsed: Duration) -> String {
+    let secs = elapsed.as_secs_f64().max(1e-3);
+    let mut text = format!(
+        "{}, {} records/s",
+        crate::text::count(records, "record"),
+        crate::text::thousands((records as f64 / secs).round() as u64)
+    );
+    if let Some(total) = total.filter(|_| done > 0) {
+        let left = secs * total.saturating_sub(done) as f64 / done as f64;
+        text.push_str(", ETA ");
+        text.push_str(&duration_words(left));
+    }
+    text
+}
+
+/// The last frame's message: `200,000 records, 95,000 records/s, done in 2.1s`.
+fn done_message(records: u64, elapsed: Duration) -> String {
+    let secs = elapsed.as_secs_f64().max(1e-3);
+    format!(
+        "{}, {} records/s, done in {}",
+        crate::text::count(records, "record"),
+        crate::text::thousands((records as f64 / secs).round() as u64),
+        if secs < 10.0 {
+            format!("{secs:.1}s")
+        } else {
+            duration_words(secs)
+        }
+    )
+}
+
+/// `4s`, `2m05s`, `1h02m`.
+fn duration_words(secs: f64) -> String {
+    let secs = secs.round().max(0.0) as u64;
+    match secs {
+        0..=59 => format!("{secs}s"),
+        60..=3599 => format!("{}m{:02}s", secs / 60, secs % 60),
+        _ => format!("{}h{:02}m", secs / 3600, secs % 3600 / 60),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn progress_frames_say_what_they_know() {
+        let second = Duration::from_secs(1);
+        assert_eq!(
+            progress_message(1, 100, Some(400), second),
+            "1 record, 1 records/s, ETA 3s"
+        );
+        assert_eq!(
+            progress_message(36_000, 1, Some(1000), second),
+            "36,000 records, 36,000 records/s, ETA 16m39s"
+        );
+        assert_eq!(
+            progress_message(5, 0, Some(1000), second),
+            "5 records, 5 records/s",
+            "no ETA before any byte is done"
+        );
+        assert_eq!(
+            progress_message(5, 10, None, second),
+            "5 records, 5 records/s"
+        );
+        assert_eq!(
+            done_message(200_000, Duration::from_millis(2100)),
+            "200,000 records, 95,238 records/s, done in 2.1s"
+        );
+        assert_eq!(duration_words(7300.0), "2h01m");
+    }
 }
