@@ -54,7 +54,7 @@ struct DiffArgs {
     #[arg(long, value_name = "FILE.html")]
     report: Option<PathBuf>,
     /// Most records kept waiting for a partner at once, when the files are not in the same
-    /// order (about 1 KiB of memory each).
+    /// order (about 1.6 KiB of memory each).
     #[arg(long, value_name = "N", default_value_t = crate::diff::DiffOptions::default().max_unmatched)]
     max_unmatched: usize,
 }

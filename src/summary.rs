@@ -195,8 +195,7 @@ pub fn table(stats: &RunStats, verifier: &Verifier, threads: usize, resumed: u64
         if codes.len() > TABLE_CODES {
             shown.push(format!("+{} more", codes.len() - TABLE_CODES));
         }
-        let _ = writeln!(
-            text,
+        let line = format!(
             "  {:<10}  {:<issuer_width$}  {:<key_width$}  {:>9}  {:>9}  {}",
             row.kind,
             cell(row.issuer),
@@ -205,6 +204,7 @@ pub fn table(stats: &RunStats, verifier: &Verifier, threads: usize, resumed: u64
             thousands(row.row.rejected),
             shown.join(", ")
         );
+        let _ = writeln!(text, "{}", line.trim_end());
     }
     if named.len() > TABLE_ROWS {
         let _ = writeln!(

@@ -137,9 +137,9 @@ impl Differ<'_> {
         if waiting > self.max_unmatched {
             return Err(format!(
                 "more than {} {} waiting for a partner with the same id in the other \
-                 file: the files are not in the same order (verify writes results by line; sort \
-                 both by line), or not results of the same evidence; --max-unmatched N raises \
-                 the bound, at about 1 KiB of memory per record",
+                 file: the files are not in the same order (verify writes results by line; \
+                 sort both by line: sort -t: -k2 -n), or not results of the same evidence; \
+                 --max-unmatched N raises the bound, at about 1.6 KiB of memory per record",
                 crate::text::count(self.max_unmatched as u64, "record"),
                 if self.max_unmatched == 1 { "is" } else { "are" }
             ));
