@@ -16,7 +16,7 @@
 //! | pipeline | [`pipeline`] | workers (batches of 16 records per pass) and the ordered writer |
 //! | sink | [`sink`] | the result line format and the output |
 //! | cli, gen, bench | [`cli`], [`gen`], [`bench`](mod@bench) | the commands |
-//! | summaries, diff | [`outcomes`], [`summary`], [`results`], [`diff`] | outcomes by type, issuer, key and code; result lines read back; two runs compared |
+//! | summaries, diff, reports | [`outcomes`], [`summary`], [`results`], [`diff`], [`report`] | outcomes by type, issuer, key and code; result lines read back; two runs compared; the HTML reports |
 //!
 //! Support: [`json`] (borrowed views over simd-json tapes), [`time`] (RFC 3339), [`hex`],
 //! [`order`] (bytewise `<` decided inline for short strings), [`text`] (plurals, terminal-safe
