@@ -1,16 +1,21 @@
 #!/usr/bin/env bash
-# The test suite: `cargo test`, with what its Redis tests need. Debian's redis-server is
-# installed when missing (apt-get, as root), one server is started on loopback for the suite
-# (FLEET_ATTEST_TEST_REDIS) and stopped on exit; the tests that kill Redis or speak TLS to it
-# start servers of their own. Extra arguments go to `cargo test`.
+# The test suite: `cargo test`, with what its Redis and browser tests need. Debian's
+# redis-server and chromium are installed when missing (apt-get, as root; chromium opens the
+# HTML report headless, from a file, with no network); one Redis server is started on loopback
+# for the suite (FLEET_ATTEST_TEST_REDIS) and stopped on exit; the tests that kill Redis or
+# speak TLS to it start servers of their own. Extra arguments go to `cargo test`.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-if ! command -v redis-server >/dev/null; then
+missing=()
+command -v redis-server >/dev/null || missing+=(redis-server)
+[ -x /usr/bin/chromium ] || missing+=(chromium)
+if [ ${#missing[@]} -gt 0 ]; then
     export DEBIAN_FRONTEND=noninteractive
-    apt-get install -y -qq redis-server >/dev/null 2>&1 \
-        || { apt-get update -qq && apt-get install -y -qq redis-server >/dev/null; }
+    apt-get install -y -qq "${missing[@]}" >/dev/null 2>&1 \
+        || { apt-get update -qq && apt-get install -y -qq "${missing[@]}" >/dev/null; }
 fi
 redis-server --version
+/usr/bin/chromium --version
 mkdir -p target
 redis_port=${FLEET_ATTEST_TEST_REDIS_PORT:-16379}
 redis-server --bind 127.0.0.1 --port "$redis_port" --save "" --appendonly no \

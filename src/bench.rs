@@ -73,6 +73,8 @@ pub struct BenchResult {
     pub threads: usize,
     /// Records per round.
     pub nodes: u64,
+    /// Measured rounds of each side (the medians are over these).
+    pub rounds: usize,
     /// Median engine throughput, records/s.
     pub engine_per_sec: f64,
     /// Median ceiling throughput, verifications/s.
@@ -126,9 +128,19 @@ struct Prepared {
     signature: Vec<u8>,
 }
 
+/// Fewer measured rounds than this and `bench` says its medians are thin.
+pub const FEW_ROUNDS: usize = 5;
+
 /// Runs `bench`.
 pub fn run(args: &BenchArgs) -> Result<(), Failure> {
     let result = measure(args)?;
+    if result.rounds < FEW_ROUNDS {
+        eprintln!(
+            "note: medians over {} only; a shared machine drifts between rounds, \
+             use --rounds 7 (the default) or more for figures to rely on",
+            crate::text::count(result.rounds as u64, "round")
+        );
+    }
     if args.json {
         println!("{}", serde_json::to_string(&result).unwrap_or_default());
     } else {
@@ -160,6 +172,10 @@ pub fn run(args: &BenchArgs) -> Result<(), Failure> {
                 redis.address, result.engine_per_sec, redis.redis_per_sec, redis.ratio
             );
         }
+        println!(
+            "medians over {} of each side",
+            crate::text::count(result.rounds as u64, "round")
+        );
         println!(
             "bench {} threads={} engine={:.0}/s ceiling={:.0}/s ratio={:.3}",
             result.alg, result.threads, result.engine_per_sec, result.ceiling_per_sec, result.ratio
@@ -317,6 +333,7 @@ pub fn measure(args: &BenchArgs) -> Result<BenchResult, Failure> {
         engine_per_sec,
         ceiling_per_sec,
         ratio: median(&ratios(&engine_rounds, &ceiling_rounds)),
+        rounds: args.rounds,
         engine_rounds,
         ceiling_rounds,
         engine_cpu_per_wall: cpu_median(&engine_cpu),

@@ -224,7 +224,11 @@ pub fn from_str_with(text: &str, base: &Path, options: &LoadOptions) -> Result<V
                 path: base.join(path),
             });
         }
-        if let Some(path) = options.spire_bundle.as_ref().filter(|_| section.mode.as_deref() == Some("spiffe")) {
+        if let Some(path) = options
+            .spire_bundle
+            .as_ref()
+            .filter(|_| section.mode.as_deref() == Some("spiffe"))
+        {
             files.push(ConfigFile {
                 key: "--spire-bundle".into(),
                 path: path.clone(),

@@ -328,9 +328,7 @@ impl Rejection {
             TemplateError { .. }
             | InvalidSelector { .. }
             | TooManySelectors { .. }
-            | AgentIdCollision { .. } => {
-                Stage::Policy
-            }
+            | AgentIdCollision { .. } => Stage::Policy,
         }
     }
 

@@ -1,8 +1,10 @@
 //! `fleet-attest gen`: a synthetic fleet for load tests, demos and round-trip tests.
 //!
 //! Writes into `--out`: `fleet.toml` (a config `verify` accepts as is), one JWK Set per issuer
-//! under `keys/`, `join_tokens.csv`, `evidence.jsonl` and `expected.jsonl` (one
-//! `{"id","status","code"}` per record). Everything derives from `--seed` and `--now`, so the
+//! under `keys/`, `join_tokens.csv`, `evidence.jsonl` and `expected.jsonl`: one line per record
+//! in the shape of `verify`'s results, less what only verifying can tell (agent IDs, selectors,
+//! aliases, messages): `{"line","id","type","status"}`, and `"error":{"stage","code"}` when
+//! rejected. Everything derives from `--seed` and `--now`, so the
 //! same arguments give the same bytes: keys come from a seeded ChaCha stream (RSA keys from the
 //! two fixed test keys in `src/gen/`, since RSA key generation is slow), and signatures are
 //! deterministic (RFC 6979 ECDSA, Ed25519, PKCS#1 v1.5; PSS salts from the seeded stream).
@@ -181,6 +183,55 @@ impl Defect {
                 | Defect::MalformedChallenge
                 | Defect::BadProof
         )
+    }
+
+    /// The stage of the rejection this defect is made to cause.
+    fn stage(self) -> &'static str {
+        match self {
+            Defect::MalformedRecord | Defect::UnknownType | Defect::RecordTooLarge => "input",
+            Defect::MalformedToken
+            | Defect::TokenTooLarge
+            | Defect::UnsupportedAlg
+            | Defect::AlgNotAllowed
+            | Defect::BadHeader
+            | Defect::UnknownIssuer
+            | Defect::UnknownKey => "decode",
+            Defect::BadSignature => "signature",
+            Defect::InvalidClaims
+            | Defect::MissingClaim
+            | Defect::Expired
+            | Defect::NotYetValid
+            | Defect::IssuedInFuture
+            | Defect::LifetimeTooLong
+            | Defect::WrongIssuer
+            | Defect::AudienceMismatch
+            | Defect::ClaimRuleFailed => "claims",
+            Defect::TemplateError | Defect::TooManySelectors => "policy",
+            Defect::UnknownToken | Defect::TokenExpired => "join_token",
+            Defect::Replayed | Defect::ReplayedChallenge | Defect::ReplayedJoinToken => "replay",
+            Defect::MalformedCertificate
+            | Defect::TooManyIntermediates
+            | Defect::KeyTooLarge
+            | Defect::ExpiredLeaf
+            | Defect::UnknownRoot
+            | Defect::BadKeyUsage => "chain",
+            Defect::MalformedChallenge | Defect::BadProof => "pop",
+        }
+    }
+
+    /// The `type` the record of this defect carries, as its result shows it (`None`: the
+    /// record is over the size limit, so its type is never read).
+    fn record_type(self) -> Option<&'static str> {
+        match self {
+            Defect::RecordTooLarge => None,
+            Defect::UnknownType => Some("tpm"),
+            Defect::UnknownToken | Defect::TokenExpired | Defect::ReplayedJoinToken => {
+                Some("join_token")
+            }
+            Defect::ReplayedChallenge => Some("x509pop"),
+            d if d.is_x509pop() => Some("x509pop"),
+            _ => Some("jwt"),
+        }
     }
 
     fn code(self) -> &'static str {
@@ -434,6 +485,41 @@ fn node_rng(seed: u64, i: u64) -> ChaCha20Rng {
 
 fn fraction_hit(rng: &mut ChaCha20Rng, fraction: f64) -> bool {
     (rng.next_u64() >> 11) as f64 / (1u64 << 53) as f64 <= fraction && fraction > 0.0
+}
+
+/// A line of `expected.jsonl`: a result line's members in a result line's order.
+#[derive(serde::Serialize)]
+struct Expected<'a> {
+    line: u64,
+    id: &'a str,
+    #[serde(rename = "type")]
+    record_type: Option<&'a str>,
+    status: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    error: Option<ExpectedError>,
+}
+
+#[derive(serde::Serialize)]
+struct ExpectedError {
+    stage: &'static str,
+    code: &'static str,
+}
+
+impl Kind {
+    /// The result `verify` must give this record, in the shape of a result line: its `type`,
+    /// and `(stage, code)` when rejected.
+    fn expected(self) -> (Option<&'static str>, Option<(&'static str, &'static str)>) {
+        let replay = Some((Defect::Replayed.stage(), Defect::Replayed.code()));
+        match self {
+            Kind::Jwt => (Some("jwt"), None),
+            Kind::X509Pop => (Some("x509pop"), None),
+            Kind::JoinToken => (Some("join_token"), None),
+            Kind::ReplayOf(_, ReplayOf::Jwt) => (Some("jwt"), replay),
+            Kind::ReplayOf(_, ReplayOf::X509Pop) => (Some("x509pop"), replay),
+            Kind::ReplayOf(_, ReplayOf::JoinToken) => (Some("join_token"), replay),
+            Kind::Bad(defect) => (defect.record_type(), Some((defect.stage(), defect.code()))),
+        }
+    }
 }
 
 /// Decides every record's kind (cheap, sequential so replays can point back).
@@ -747,18 +833,27 @@ pub fn run(args: &GenArgs) -> Result<(), Failure> {
                 .write_all(line.as_bytes())
                 .and_then(|()| evidence.write_all(b"\n"))
                 .map_err(|e| fatal(&evidence_path, e))?;
-            let status = if code.is_some() {
-                "rejected"
-            } else {
-                "attested"
-            };
+            let kind = kinds[i as usize];
             // A record over max_record_bytes is not parsed (bounded work), so its id is line-N.
-            let id = if kinds[i as usize] == Kind::Bad(Defect::RecordTooLarge) {
+            let id = if kind == Kind::Bad(Defect::RecordTooLarge) {
                 format!("line-{}", i + 1)
             } else {
                 format!("node-{i}")
             };
-            let want = json!({"id": id, "status": status, "code": code});
+            let (record_type, rejection) = kind.expected();
+            debug_assert_eq!(rejection.map(|(_, code)| code), *code);
+            let want = Expected {
+                line: i + 1,
+                id: &id,
+                record_type,
+                status: if rejection.is_some() {
+                    "rejected"
+                } else {
+                    "attested"
+                },
+                error: rejection.map(|(stage, code)| ExpectedError { stage, code }),
+            };
+            let want = serde_json::to_string(&want).unwrap_or_default();
             writeln!(expected, "{want}").map_err(|e| fatal(&expected_path, e))?;
         }
         start = end;

@@ -17,15 +17,17 @@
 //! | sink | [`sink`] | the result line format and the output |
 //! | run files | [`run_files`], [`namespaces`] | a `verify` run's paths, preflight, locks and run record; which attestor produced which agent ID |
 //! | cli, gen, bench | [`cli`], [`gen`], [`bench`](mod@bench) | the commands |
+//! | summaries, diff, reports | [`outcomes`], [`summary`], [`results`], [`diff`], [`report`] | outcomes by type, issuer, key and code; result lines read back; two runs compared; the HTML reports |
 //!
 //! Support: [`json`] (borrowed views over simd-json tapes), [`time`] (RFC 3339, the clock),
-//! [`hex`], [`text`] (quoting untrusted text), [`failure`] (a command's exit status),
-//! [`order`] (bytewise `<` decided inline for short strings).
+//! [`hex`], [`text`] (quoting untrusted text, plurals, terminal-safe text), [`failure`] (a
+//! command's exit status), [`order`] (bytewise `<` decided inline for short strings).
 #![deny(missing_docs)]
 
 pub mod bench;
 pub mod cli;
 pub mod config;
+pub mod diff;
 pub mod error;
 pub mod failure;
 pub mod gen;
@@ -37,13 +39,17 @@ pub mod jwt;
 pub mod keys;
 pub mod namespaces;
 pub mod order;
+pub mod outcomes;
 pub mod pipeline;
 pub mod record;
 pub mod replay;
+pub mod report;
+pub mod results;
 pub mod run_files;
 pub mod selectors;
 pub mod shard;
 pub mod sink;
+pub mod summary;
 pub mod template;
 pub mod text;
 pub mod time;

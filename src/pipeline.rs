@@ -37,10 +37,11 @@ use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use crate::error::Rejection;
 use crate::input::{lines, Chunk, Input};
 use crate::namespaces::{self, AgentIds, Attestor, Collision, PathDigest};
+use crate::outcomes::Outcomes;
 use crate::replay::{describe_key, Claim, Outcome, SingleUse};
 use crate::shard::Shard;
 use crate::sink;
-use crate::verifier::{Scratch, Verdict, Verifier};
+use crate::verifier::{Scratch, Source, Verdict, Verifier};
 
 /// Records a worker stages before checking their signatures in a row (see [`Verifier::stage`]).
 const BATCH_RECORDS: usize = 16;
@@ -79,6 +80,9 @@ pub struct RunOptions {
     pub strict_namespaces: bool,
 }
 
+/// Records at the start of the input looked at to tell whether it is evidence at all.
+pub const LEADING_RECORDS: u64 = 8;
+
 /// Counts for the summary.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct RunStats {
@@ -90,6 +94,12 @@ pub struct RunStats {
     pub rejected: u64,
     /// Rejections by code.
     pub by_code: BTreeMap<&'static str, u64>,
+    /// Outcomes by record type, JWT issuer, key and code.
+    pub outcomes: Outcomes,
+    /// How many of the first [`LEADING_RECORDS`] records could not be read as records or
+    /// tokens at all (`input/malformed_record`, `decode/malformed_token`): when that is all of
+    /// them, the input is likely not evidence (a text file, a JSON array).
+    pub leading_unreadable: u64,
     /// Wall time of the run.
     pub elapsed: Duration,
     /// The run stopped early at [`RunOptions::stop`]: the counts are those of the records
@@ -103,6 +113,14 @@ pub struct RunStats {
 
 /// How many collisions [`RunStats::first_collisions`] keeps.
 const COLLISIONS_KEPT: usize = 10;
+
+impl RunStats {
+    /// True when every one of the first records (up to [`LEADING_RECORDS`]) could not be read
+    /// as a record or token: the input is likely not JSON-lines evidence.
+    pub fn looks_unreadable(&self) -> bool {
+        self.records > 0 && self.leading_unreadable == self.records.min(LEADING_RECORDS)
+    }
+}
 
 /// Why a run stopped early.
 #[derive(Debug)]
@@ -135,6 +153,9 @@ struct RecordMeta {
     /// The attestor and agent path digest of an attested record whose path another attestor
     /// could also produce (see [`crate::namespaces`]).
     agent: Option<(Attestor, PathDigest)>,
+    source: Source,
+    /// Where the unknown `kid` the record named is in the chunk's `keys` (empty when none).
+    label: Range<usize>,
 }
 
 struct ChunkResult {
@@ -145,7 +166,8 @@ struct ChunkResult {
 }
 
 /// Where a worker puts a chunk's results: the lines, each record's place among them, and the
-/// single-use keys of the records that attested. Recycled from chunk to chunk.
+/// single-use keys of the records that attested (and the unknown `kid`s records named).
+/// Recycled from chunk to chunk.
 #[derive(Default)]
 struct ResultBuffers {
     buf: Vec<u8>,
@@ -201,6 +223,10 @@ fn judge_chunk(
                 if judged.verdict.claims().is_some() {
                     keys.push_str(&scratch.replay_key);
                 }
+                let key_end = keys.len();
+                if judged.source.unknown_kid {
+                    keys.push_str(scratch.unknown_kid());
+                }
                 let agent = match judged.verdict {
                     Verdict::Attested(_) if !namespaces.disjoint() => {
                         let path = scratch.agent_path();
@@ -215,8 +241,10 @@ fn judge_chunk(
                     span: start..buf.len(),
                     prefix_end: judged.prefix_end,
                     verdict: judged.verdict,
-                    key: key_start..keys.len(),
+                    key: key_start..key_end,
                     agent,
+                    source: judged.source,
+                    label: key_end..keys.len(),
                 });
             }
         }
@@ -338,11 +366,11 @@ pub fn run_in(
                         let _ = slot_tx.send(chunk.out);
                     }
                     if !progress.is_hidden() {
-                        let secs = started.elapsed().as_secs_f64().max(1e-3);
-                        let records = writer.stats.records;
-                        progress.set_message(format!(
-                            "{records} records, {:.0} records/s",
-                            records as f64 / secs
+                        progress.set_message(progress_message(
+                            writer.stats.records,
+                            progress.position(),
+                            input.len(),
+                            started.elapsed(),
                         ));
                     }
                 }
@@ -378,7 +406,16 @@ pub fn run_in(
         };
         (read_result, write_result)
     });
-    progress.finish_and_clear();
+    match &write_result {
+        // The last frame: the whole input, and what the run did.
+        Ok(stats) if !progress.is_hidden() => {
+            if let Some(total) = input.len() {
+                progress.set_position(total);
+            }
+            progress.finish_with_message(done_message(stats.records, started.elapsed()));
+        }
+        _ => progress.finish_and_clear(),
+    }
     let mut stats = write_result?;
     read_result.map_err(RunError::Input)?;
     stats.elapsed = started.elapsed();
@@ -450,14 +487,16 @@ impl<W: Write> OrderedWriter<'_, W> {
             .iter()
             .flat_map(|chunk| chunk.out.records.iter().map(move |record| (chunk, record)))
             .zip(&collided)
-            .filter_map(|((chunk, record), refused)| match (record.verdict.claims(), refused) {
-                (Some(expires_at), None) => Some(Claim {
-                    key: &chunk.out.keys[record.key.clone()],
-                    expires_at,
-                    line: record.line,
-                }),
-                _ => None,
-            })
+            .filter_map(
+                |((chunk, record), refused)| match (record.verdict.claims(), refused) {
+                    (Some(expires_at), None) => Some(Claim {
+                        key: &chunk.out.keys[record.key.clone()],
+                        expires_at,
+                        line: record.line,
+                    }),
+                    _ => None,
+                },
+            )
             .collect();
         self.outcomes.clear();
         self.store.check(&claims, self.now, &mut self.outcomes);
@@ -494,6 +533,7 @@ impl<W: Write> OrderedWriter<'_, W> {
                 }
                 _ => Outcome::Fresh,
             };
+            let label = &chunk.out.keys[record.label.clone()];
             let rejection = match (record.verdict, outcome, refused) {
                 (Verdict::Attested(_), _, Some(collision)) => Some(Rejection::AgentIdCollision {
                     attestor: self.namespaces.name(collision.again.0).to_owned(),
@@ -502,7 +542,7 @@ impl<W: Write> OrderedWriter<'_, W> {
                 }),
                 (Verdict::Rejected(code), _, _)
                 | (Verdict::RejectedConsuming(code, _), Outcome::Fresh, _) => {
-                    self.count_rejection(code);
+                    self.count_rejection(code, record.source, label);
                     None
                 }
                 (Verdict::RejectedConsuming(..), Outcome::Consumed(by), _) => {
@@ -519,6 +559,7 @@ impl<W: Write> OrderedWriter<'_, W> {
                 }
                 (Verdict::Attested(_), Outcome::Fresh, None) => {
                     self.stats.attested += 1;
+                    self.stats.outcomes.count(record.source, label, None);
                     None
                 }
                 (Verdict::Attested(_), Outcome::Consumed(by), None) => Some(Rejection::Replayed {
@@ -540,7 +581,7 @@ impl<W: Write> OrderedWriter<'_, W> {
                 }
                 continue;
             };
-            self.count_rejection(rejection.code());
+            self.count_rejection(rejection.code(), record.source, label);
             if !write {
                 self.patched.clear();
                 self.patched
@@ -583,9 +624,15 @@ impl<W: Write> OrderedWriter<'_, W> {
         }
     }
 
-    fn count_rejection(&mut self, code: &'static str) {
+    fn count_rejection(&mut self, code: &'static str, source: Source, label: &str) {
         self.stats.rejected += 1;
         *self.stats.by_code.entry(code).or_default() += 1;
+        self.stats.outcomes.count(source, label, Some(code));
+        if self.stats.records <= LEADING_RECORDS
+            && matches!(code, "malformed_record" | "malformed_token")
+        {
+            self.stats.leading_unreadable += 1;
+        }
     }
 }
 
@@ -596,7 +643,7 @@ fn progress_bar(enabled: bool, total: Option<u64>) -> ProgressBar {
     let bar = match total {
         Some(total) => ProgressBar::with_draw_target(Some(total), ProgressDrawTarget::stderr())
             .with_style(
-                ProgressStyle::with_template("{bar:40} {percent:>3}% {msg}, ETA {eta}")
+                ProgressStyle::with_template("{bar:40} {percent:>3}% {msg}")
                     .unwrap_or_else(|_| ProgressStyle::default_bar()),
             ),
         None => ProgressBar::with_draw_target(None, ProgressDrawTarget::stderr()).with_style(
@@ -604,6 +651,8 @@ fn progress_bar(enabled: bool, total: Option<u64>) -> ProgressBar {
                 .unwrap_or_else(|_| ProgressStyle::default_spinner()),
         ),
     };
+    // Until the first results are written there is nothing to measure a rate or an ETA by.
+    bar.set_message("starting");
     bar.enable_steady_tick(Duration::from_millis(200));
     bar
 }
@@ -629,5 +678,79 @@ impl KeptLines {
             .take(want.len() as u64 + 1)
             .read_until(b'\n', &mut self.line)?;
         Ok(self.line == want)
+    }
+}
+
+/// `12,345 records, 36,000 records/s, ETA 4s`: the figures of a frame, the ETA from the bytes
+/// written so far (`done` of `total`) at the rate since the start.
+fn progress_message(records: u64, done: u64, total: Option<u64>, elapsed: Duration) -> String {
+    let secs = elapsed.as_secs_f64().max(1e-3);
+    let mut text = format!(
+        "{}, {} records/s",
+        crate::text::count(records, "record"),
+        crate::text::thousands((records as f64 / secs).round() as u64)
+    );
+    if let Some(total) = total.filter(|_| done > 0) {
+        let left = secs * total.saturating_sub(done) as f64 / done as f64;
+        text.push_str(", ETA ");
+        text.push_str(&duration_words(left));
+    }
+    text
+}
+
+/// The last frame's message: `200,000 records, 95,000 records/s, done in 2.1s`.
+fn done_message(records: u64, elapsed: Duration) -> String {
+    let secs = elapsed.as_secs_f64().max(1e-3);
+    format!(
+        "{}, {} records/s, done in {}",
+        crate::text::count(records, "record"),
+        crate::text::thousands((records as f64 / secs).round() as u64),
+        if secs < 10.0 {
+            format!("{secs:.1}s")
+        } else {
+            duration_words(secs)
+        }
+    )
+}
+
+/// `4s`, `2m05s`, `1h02m`.
+fn duration_words(secs: f64) -> String {
+    let secs = secs.round().max(0.0) as u64;
+    match secs {
+        0..=59 => format!("{secs}s"),
+        60..=3599 => format!("{}m{:02}s", secs / 60, secs % 60),
+        _ => format!("{}h{:02}m", secs / 3600, secs % 3600 / 60),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn progress_frames_say_what_they_know() {
+        let second = Duration::from_secs(1);
+        assert_eq!(
+            progress_message(1, 100, Some(400), second),
+            "1 record, 1 records/s, ETA 3s"
+        );
+        assert_eq!(
+            progress_message(36_000, 1, Some(1000), second),
+            "36,000 records, 36,000 records/s, ETA 16m39s"
+        );
+        assert_eq!(
+            progress_message(5, 0, Some(1000), second),
+            "5 records, 5 records/s",
+            "no ETA before any byte is done"
+        );
+        assert_eq!(
+            progress_message(5, 10, None, second),
+            "5 records, 5 records/s"
+        );
+        assert_eq!(
+            done_message(200_000, Duration::from_millis(2100)),
+            "200,000 records, 95,238 records/s, done in 2.1s"
+        );
+        assert_eq!(duration_words(7300.0), "2h01m");
     }
 }

@@ -161,6 +161,11 @@ impl AliasIndex {
         })
     }
 
+    /// The aliases' SPIFFE IDs, sorted and distinct.
+    pub fn ids(&self) -> impl Iterator<Item = &str> + '_ {
+        self.ids.iter().map(|id| &**id)
+    }
+
     /// True when no aliases are configured.
     pub fn is_empty(&self) -> bool {
         self.entries.is_empty()

@@ -6,7 +6,7 @@
 
 use crate::error::Rejection;
 use crate::join_token::JoinTokens;
-use crate::jwt::{JwtLimits, JwtOutput, JwtScratch, JwtVerifier, StagedJwt};
+use crate::jwt::{JwtLimits, JwtOutput, JwtScratch, JwtSource, JwtVerifier, StagedJwt};
 use crate::namespaces::{Attestor, Namespaces};
 use crate::record::{Evidence, Record};
 use crate::replay::NEVER;
@@ -74,6 +74,8 @@ pub struct Scratch {
     pub replay_key: String,
     /// Decoded signatures of a record judged alone.
     signatures: Vec<u8>,
+    /// The issuer and key of the last JWT.
+    jwt_source: JwtSource,
 }
 
 impl Scratch {
@@ -82,12 +84,19 @@ impl Scratch {
         &self.agent_path
     }
 
+    /// The `kid` of the last judged record when it named no configured key (clipped), else
+    /// empty.
+    pub fn unknown_kid(&self) -> &str {
+        &self.jwt_source.unknown_kid
+    }
+
     /// The JWT buffers, and the outputs a JWT verification fills.
     fn for_jwt(&mut self) -> (&mut JwtScratch, JwtOutput<'_>) {
         let out = JwtOutput {
             selectors: &mut self.selectors,
             agent_path: &mut self.agent_path,
             replay_key: &mut self.replay_key,
+            source: &mut self.jwt_source,
         };
         (&mut self.jwt, out)
     }
@@ -141,6 +150,58 @@ pub struct Judged {
     pub attestor: Attestor,
     /// Offset in the output buffer where the line's prefix ends.
     pub prefix_end: usize,
+    /// What the record was, for the run's summary.
+    pub source: Source,
+}
+
+/// A record's type as the summary counts it: the three this engine verifies, or another.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum RecordKind {
+    /// `jwt`, or a bare token line.
+    Jwt,
+    /// `x509pop`.
+    X509Pop,
+    /// `join_token`.
+    JoinToken,
+    /// Any other type, or none that could be read.
+    #[default]
+    Other,
+}
+
+impl RecordKind {
+    fn of(kind: Option<&str>) -> RecordKind {
+        match kind {
+            Some("jwt") => RecordKind::Jwt,
+            Some("x509pop") => RecordKind::X509Pop,
+            Some("join_token") => RecordKind::JoinToken,
+            _ => RecordKind::Other,
+        }
+    }
+
+    /// The name the summary shows.
+    pub fn name(self) -> &'static str {
+        match self {
+            RecordKind::Jwt => "jwt",
+            RecordKind::X509Pop => "x509pop",
+            RecordKind::JoinToken => "join_token",
+            RecordKind::Other => "other",
+        }
+    }
+}
+
+/// What a record was, for the run's summary ("which issuer failed"): its type and, for a JWT,
+/// the configured issuer and key it was judged with as far as its checks got. Never used for
+/// a decision.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Source {
+    /// The record's type.
+    pub kind: RecordKind,
+    /// The JWT issuer, by its place in the config.
+    pub issuer: Option<u32>,
+    /// The key, by its place among the issuer's keys.
+    pub key: Option<u32>,
+    /// The token named a `kid` that no configured JWK Set holds: [`Scratch::unknown_kid`].
+    pub unknown_kid: bool,
 }
 
 impl Verifier {
@@ -167,6 +228,16 @@ impl Verifier {
     /// The JWT issuers.
     pub fn jwt(&self) -> &JwtVerifier {
         &self.jwt
+    }
+
+    /// The node aliases.
+    pub fn aliases(&self) -> &AliasIndex {
+        &self.aliases
+    }
+
+    /// The number of join tokens configured, when join tokens are.
+    pub fn join_token_count(&self) -> Option<usize> {
+        self.join_tokens.as_ref().map(JoinTokens::len)
     }
 
     /// The x509pop attestor, when configured.
@@ -257,10 +328,19 @@ impl Verifier {
                     max: self.limits.max_record_bytes,
                 };
                 sink::write_rejected(out, &rejection);
+                let kind = if bare {
+                    RecordKind::Jwt
+                } else {
+                    RecordKind::Other
+                };
                 return Judged {
                     verdict: Verdict::Rejected(rejection.code()),
                     attestor: 0,
                     prefix_end,
+                    source: Source {
+                        kind,
+                        ..Source::default()
+                    },
                 };
             }
             Stage::Parsed { record, jwt } => (record, jwt),
@@ -271,6 +351,9 @@ impl Verifier {
         };
         sink::write_prefix(out, line_no, id, record.kind.as_deref());
         let prefix_end = out.len();
+        let kind = RecordKind::of(record.kind.as_deref());
+        // A record that is not a JWT leaves the source empty.
+        scratch.jwt_source.clear();
         let evidence = record.evidence.map_err(|rejection| match rejection {
             Rejection::UnknownType { kind, .. } => self.not_enabled(&kind),
             other => other,
@@ -320,6 +403,8 @@ impl Verifier {
                 }
             }
         };
+        let jwt = &scratch.jwt_source;
+        let index = |i: Option<usize>| i.and_then(|i| u32::try_from(i).ok());
         Judged {
             verdict,
             attestor: attestor
@@ -327,6 +412,12 @@ impl Verifier {
                 .try_into()
                 .unwrap_or(Attestor::MAX),
             prefix_end,
+            source: Source {
+                kind,
+                issuer: index(jwt.issuer),
+                key: index(jwt.key),
+                unknown_kid: !jwt.unknown_kid.is_empty(),
+            },
         }
     }
 

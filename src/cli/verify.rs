@@ -13,10 +13,9 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
 
-use super::{human_summary, summary_json, VerifyArgs};
+use super::VerifyArgs;
 use crate::failure::{Failure, EXIT_INTERRUPTED, EXIT_TOO_MANY_REJECTED};
 use crate::input::Input;
-use crate::namespaces::Namespaces;
 use crate::pipeline::{self, default_threads, RunError, RunOptions, RunStats};
 use crate::replay::redis::RedisStore;
 use crate::replay::state::{create_private_folder, temp_path, witness_path, StateBinding};
@@ -361,39 +360,52 @@ pub(super) fn verify(args: VerifyArgs) -> Result<(), Failure> {
         stop: Some(stop),
         strict_namespaces: args.strict_namespaces,
     };
-    let stats = pipeline::run(&verifier, &input, &mut output, &mut store, &options).map_err(
-        |err| match err {
-            RunError::Input(err) => Failure::fatal(format!("{}: {err}", args.input.display())),
-            RunError::Output(err) => {
-                // A failed write (a full disk) may have left part of a line: trim the file
-                // back to its last complete line, so it is ready for --resume.
-                if !to_stdout {
-                    let _ = keep_complete_lines(&args.output);
-                }
-                Failure::fatal(format!(
-                    "{output_name}: {err}; complete lines kept, rerun with --resume"
-                ))
+    // With --report, the result lines are counted as they are written (those an interrupted
+    // run kept, read back first).
+    let mut tally = None;
+    let run = if args.report.is_some() {
+        let kept = if skip_records > 0 {
+            crate::report::tally::of_file(&args.output, skip_records).map_err(out_err)?
+        } else {
+            crate::report::tally::Tally::default()
+        };
+        let mut tee = crate::report::tally::Tee::new(&mut output, kept);
+        let run = pipeline::run(&verifier, &input, &mut tee, &mut store, &options);
+        tally = Some(tee.tally);
+        run
+    } else {
+        pipeline::run(&verifier, &input, &mut output, &mut store, &options)
+    };
+    let stats = run.map_err(|err| match err {
+        RunError::Input(err) => Failure::fatal(format!("{}: {err}", args.input.display())),
+        RunError::Output(err) => {
+            // A failed write (a full disk) may have left part of a line: trim the file
+            // back to its last complete line, so it is ready for --resume.
+            if !to_stdout {
+                let _ = keep_complete_lines(&args.output);
             }
-            RunError::KeptDiffers {
-                output_line,
-                input_line,
-            } => Failure::fatal(format!(
-                "{output_name}: line {output_line} is not the result this run gives for input \
+            Failure::fatal(format!(
+                "{output_name}: {err}; complete lines kept, rerun with --resume"
+            ))
+        }
+        RunError::KeptDiffers {
+            output_line,
+            input_line,
+        } => Failure::fatal(format!(
+            "{output_name}: line {output_line} is not the result this run gives for input \
                  line {input_line}: the kept output was edited, or comes from another input, \
                  config or replay state; nothing was written (start over without --resume)"
-            )),
-        },
-    )?;
+        )),
+    })?;
     output.sync().map_err(out_err)?;
-    let namespaces = verifier.namespaces();
     if stats.interrupted {
-        let summary = summary(&stats, threads, now, namespaces, Some("interrupted"));
+        let summary = summary(&stats, &verifier, threads, now, Some("interrupted"));
         write_summary(&args, &summary)?;
         print_summary(
             &stats,
+            &verifier,
             threads,
             skip_records,
-            namespaces,
             args.strict_namespaces,
         );
         let next = if to_stdout {
@@ -440,24 +452,39 @@ pub(super) fn verify(args: VerifyArgs) -> Result<(), Failure> {
                     )
                 }
             );
-            let summary = summary(&stats, threads, now, namespaces, Some(&message));
+            let summary = summary(&stats, &verifier, threads, now, Some(&message));
             write_summary(&args, &summary)?;
             print_summary(
                 &stats,
+                &verifier,
                 threads,
                 skip_records,
-                namespaces,
                 args.strict_namespaces,
             );
             return Err(Failure::fatal(message));
         }
     }
-    write_summary(&args, &summary(&stats, threads, now, namespaces, None))?;
+    write_summary(&args, &summary(&stats, &verifier, threads, now, None))?;
+    if let (Some(path), Some(tally)) = (&args.report, &tally) {
+        let info = crate::report::RunInfo {
+            config: &args.config,
+            input: &args.input,
+            output: &args.output,
+            now,
+            threads,
+            resumed: skip_records,
+        };
+        let html = crate::report::run_page(&info, &stats, &verifier, tally);
+        crate::report::write(path, &html).map_err(Failure::fatal)?;
+    }
+    for warning in input_warnings(&stats, &args.input, shard) {
+        eprintln!("warning: {warning}");
+    }
     print_summary(
         &stats,
+        &verifier,
         threads,
         skip_records,
-        namespaces,
         args.strict_namespaces,
     );
     if let SingleUse::Redis(store) = &store {
@@ -482,6 +509,33 @@ pub(super) fn verify(args: VerifyArgs) -> Result<(), Failure> {
         }
     }
     Ok(())
+}
+
+/// Warnings about an input that is plainly not evidence: empty, or whose first records could
+/// not be read as records or tokens at all.
+fn input_warnings(stats: &RunStats, input: &std::path::Path, shard: Shard) -> Vec<String> {
+    let name = input.display();
+    if stats.records == 0 && shard == Shard::ALL {
+        return vec![format!(
+            "{name} holds no records (it is empty, or only blank lines)"
+        )];
+    }
+    if stats.looks_unreadable() {
+        let first = stats.records.min(crate::pipeline::LEADING_RECORDS);
+        let what = if first == 1 {
+            "its only record".to_owned()
+        } else if first == stats.records {
+            format!("all {first} of its records")
+        } else {
+            format!("its first {first} records")
+        };
+        return vec![format!(
+            "{name}: {what} could not be read as evidence (input/malformed_record or \
+             decode/malformed_token): is this a JSON-lines evidence file, one record or \
+             token per line?"
+        )];
+    }
+    Vec::new()
 }
 
 /// The run record of this run: what it reads, when it judges, the state it starts from.
@@ -520,12 +574,13 @@ fn run_record(
 /// not complete, `"failed": reason`.
 fn summary(
     stats: &RunStats,
+    verifier: &Verifier,
     threads: usize,
     now: i64,
-    namespaces: &Namespaces,
     failed: Option<&str>,
 ) -> String {
-    let text = summary_json(stats, threads, now);
+    let namespaces = verifier.namespaces();
+    let text = crate::summary::json(stats, verifier, threads, now);
     let Ok(serde_json::Value::Object(mut object)) = serde_json::from_str(&text) else {
         return text;
     };
@@ -554,12 +609,16 @@ fn summary(
 /// The stderr summary, with a line on agent IDs two attestors produced.
 fn print_summary(
     stats: &RunStats,
+    verifier: &Verifier,
     threads: usize,
     resumed: u64,
-    namespaces: &Namespaces,
     strict: bool,
 ) {
-    eprintln!("{}", human_summary(stats, threads, resumed));
+    let namespaces = verifier.namespaces();
+    eprint!(
+        "{}",
+        crate::summary::table(stats, verifier, threads, resumed)
+    );
     if let Some(first) = stats.first_collisions.first() {
         eprintln!(
             "fleet-attest: {} records gave an agent ID that another attestor gave earlier in the \

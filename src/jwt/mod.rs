@@ -164,6 +164,27 @@ impl HeaderMemos {
     }
 }
 
+/// Which configured issuer and key a token was judged with, as far as its checks got: for the
+/// run's summary ("which issuer failed"), never for a decision.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct JwtSource {
+    /// The issuer, by its place in [`JwtVerifier::issuers`].
+    pub issuer: Option<usize>,
+    /// The key, by its place in that issuer's keys.
+    pub key: Option<usize>,
+    /// The header's `kid` when no configured JWK Set holds it (clipped), else empty.
+    pub unknown_kid: String,
+}
+
+impl JwtSource {
+    /// Forgets the last token's source, keeping the buffer.
+    pub fn clear(&mut self) {
+        self.issuer = None;
+        self.key = None;
+        self.unknown_kid.clear();
+    }
+}
+
 /// What a verified JWT yields; the caller provides the buffers.
 pub struct JwtOutput<'o> {
     /// Receives the selectors.
@@ -172,6 +193,8 @@ pub struct JwtOutput<'o> {
     pub agent_path: &'o mut String,
     /// Receives the single-use key when the issuer is single use.
     pub replay_key: &'o mut String,
+    /// Receives the issuer and key the token was judged with, as far as known.
+    pub source: &'o mut JwtSource,
 }
 
 /// Limits that apply to JWTs.
@@ -251,6 +274,12 @@ impl JwtVerifier {
             issuer: issuer_index,
         } = scratch;
         let (alg, kid) = headers.read(compact.header, header, exact, json)?;
+        if let Some(kid) = kid {
+            match self.by_kid.get(kid) {
+                Some(&(i, k)) => (out.source.issuer, out.source.key) = (Some(i), Some(k)),
+                None => out.source.unknown_kid.push_str(&clip(kid)),
+            }
+        }
         check_parts(&compact)?;
 
         // Key selection. With a kid the payload stays undecoded until the signature verifies.
@@ -286,12 +315,20 @@ impl JwtVerifier {
                         reason: format!("iss {:?} is not a configured issuer", clip(iss)),
                     })?;
                 let issuer = &self.issuers[i];
+                out.source.issuer = Some(i);
                 if !issuer.algorithms.contains(&alg) {
                     return Err(not_allowed_for_issuer(issuer, alg));
                 }
-                let mut candidates = issuer.keys.iter().filter(|k| k.alg() == alg);
+                let mut candidates = issuer
+                    .keys
+                    .iter()
+                    .enumerate()
+                    .filter(|(_, k)| k.alg() == alg);
                 let key = match (candidates.next(), candidates.next()) {
-                    (Some(key), None) => key,
+                    (Some((k, key)), None) => {
+                        out.source.key = Some(k);
+                        key
+                    }
                     (None, _) => {
                         return Err(Rejection::UnknownKey {
                             reason: format!("issuer {:?} has no {alg} key", issuer.name),
@@ -390,6 +427,7 @@ impl JwtVerifier {
         out: JwtOutput<'_>,
     ) -> Result<Option<i64>, Rejection> {
         let issuer = &self.issuers[staged.issuer];
+        (out.source.issuer, out.source.key) = (Some(staged.issuer), Some(staged.key));
         if !signature_ok {
             return Err(bad_signature(issuer, &issuer.keys[staged.key], staged.alg));
         }

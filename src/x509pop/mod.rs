@@ -229,6 +229,12 @@ impl X509Pop {
         self.parsed.len()
     }
 
+    /// The SHA-1 fingerprints of the trust bundle's certificates (the trust anchors), in
+    /// bundle order.
+    pub fn anchor_fingerprints(&self) -> impl Iterator<Item = String> + '_ {
+        self.roots.certs().iter().map(Certificate::fingerprint)
+    }
+
     /// The trust bundle's certificates.
     pub fn roots(&self) -> &[Certificate] {
         self.roots.certs()
@@ -403,7 +409,11 @@ impl X509Pop {
         out.replay_key.clear();
         out.replay_key.push_str("x509pop:");
         out.replay_key.push_str(&B64.encode(nonce));
-        Ok(Some(leaf.not_after.unix.min(now.saturating_add(MAX_NONCE_RETENTION))))
+        Ok(Some(
+            leaf.not_after
+                .unix
+                .min(now.saturating_add(MAX_NONCE_RETENTION)),
+        ))
     }
 }
 

@@ -459,6 +459,13 @@ fn bench_leaves_nothing_in_the_temp_dir() {
         "{}",
         String::from_utf8_lossy(&ok.stderr)
     );
+    let text = String::from_utf8_lossy(&ok.stdout);
+    assert!(
+        text.contains("\nmedians over 1 round of each side\n"),
+        "{text}"
+    );
+    let note = String::from_utf8_lossy(&ok.stderr);
+    assert!(note.contains("note: medians over 1 round only;"), "{note}");
     let failed = bench(&["--replay-store", "redis://127.0.0.1:1"]);
     assert_eq!(failed.status.code(), Some(1), "{failed:?}");
     let left: Vec<_> = fs::read_dir(tmp.path()).unwrap().collect();
@@ -478,6 +485,13 @@ fn bench_json_holds_every_round_and_bad_algs_are_usage_errors() {
     let result: Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(result["alg"], "EdDSA");
     assert_eq!(result["nodes"], 30);
+    assert_eq!(result["rounds"], 2);
+    // Two rounds make a thin median, and bench says so.
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("note: medians over 2 rounds only;") && stderr.contains("--rounds 7"),
+        "{stderr}"
+    );
     let rounds = |key: &str| -> Vec<f64> {
         let values = result[key].as_array().unwrap();
         values.iter().map(|v| v.as_f64().unwrap()).collect()
@@ -504,4 +518,160 @@ fn bench_json_holds_every_round_and_bad_algs_are_usage_errors() {
         assert_eq!(stderr.lines().count(), 1, "{stderr}");
         assert!(stderr.starts_with("error: "), "{stderr}");
     }
+}
+
+/// Input that is plainly not evidence still gets one result per line, and one warning.
+#[test]
+fn input_that_is_not_evidence_warns_once_and_keeps_one_result_per_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = data("jwt").join("fleet.toml");
+    let verify = |name: &str, text: &str| {
+        let input = dir.path().join(name);
+        fs::write(&input, text).unwrap();
+        let out = output(verify_cmd(
+            &config,
+            &input,
+            &["--now", NOW, "--no-progress"],
+        ));
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let stderr = String::from_utf8(out.stderr).unwrap();
+        let warnings: Vec<String> = stderr
+            .lines()
+            .filter(|l| l.starts_with("warning:"))
+            .map(str::to_owned)
+            .collect();
+        (json_lines(&out.stdout).len(), warnings)
+    };
+    let evidence_question = "is this a JSON-lines evidence file, one record or token per line?";
+
+    let (results, warnings) = verify(
+        "notes.txt",
+        "Dear operator,\nhere are the tokens.\n\nBest\n",
+    );
+    assert_eq!(results, 3);
+    assert_eq!(warnings.len(), 1, "{warnings:?}");
+    assert!(
+        warnings[0].contains("notes.txt: all 3 of its records could not be read"),
+        "{warnings:?}"
+    );
+    assert!(warnings[0].ends_with(evidence_question), "{warnings:?}");
+
+    let array =
+        "[\n  {\"id\": \"a\", \"type\": \"jwt\", \"token\": \"x\"},\n  {\"id\": \"b\"}\n]\n";
+    let (results, warnings) = verify("array.json", array);
+    assert_eq!(results, 4);
+    assert_eq!(warnings.len(), 1, "{warnings:?}");
+    assert!(warnings[0].ends_with(evidence_question));
+
+    let (results, warnings) = verify(
+        "one-line.json",
+        "[{\"id\":\"a\",\"type\":\"jwt\",\"token\":\"x\"}]",
+    );
+    assert_eq!(results, 1);
+    assert!(
+        warnings[0].contains("its only record could not be read"),
+        "{warnings:?}"
+    );
+
+    let long: String = (0..20).map(|i| format!("line {i}\n")).collect();
+    let (results, warnings) = verify("long.txt", &long);
+    assert_eq!(results, 20);
+    assert!(
+        warnings[0].contains("its first 8 records could not be read"),
+        "{warnings:?}"
+    );
+
+    let (results, warnings) = verify("empty.jsonl", "");
+    assert_eq!(results, 0);
+    assert_eq!(warnings.len(), 1);
+    assert!(
+        warnings[0].contains("empty.jsonl holds no records"),
+        "{warnings:?}"
+    );
+    let (_, warnings) = verify("blank.jsonl", "\n\n\r\n");
+    assert!(warnings[0].contains("holds no records"), "{warnings:?}");
+
+    // Real evidence, even with a malformed record among the first: no warning.
+    let mut fixture = fs::read_to_string(data("jwt").join("evidence.jsonl")).unwrap();
+    fixture.insert_str(0, "garbage\n");
+    let (_, warnings) = verify("evidence.jsonl", &fixture);
+    assert!(warnings.is_empty(), "{warnings:?}");
+}
+
+/// After a key is retired, the summary names the key that failed and counts it apart.
+#[test]
+fn the_summary_names_the_issuer_and_key_of_each_outcome() {
+    let dir = tempfile::tempdir().unwrap();
+    let demo = Path::new(env!("CARGO_MANIFEST_DIR")).join("data/demo");
+    let summary = dir.path().join("summary.json");
+    let results = dir.path().join("results.jsonl");
+    let out = output(verify_cmd(
+        &demo.join("rotated/fleet.toml"),
+        &demo.join("evidence.jsonl"),
+        &[
+            "--now",
+            "2026-11-29T00:00:00Z",
+            "--no-progress",
+            "--summary",
+            summary.to_str().unwrap(),
+            "--output",
+            results.to_str().unwrap(),
+        ],
+    ));
+    assert!(out.status.success());
+    let s: Value = serde_json::from_str(&fs::read_to_string(&summary).unwrap()).unwrap();
+    let rows = s["outcomes"].as_array().unwrap();
+    let sum = |field: &str| rows.iter().map(|r| r[field].as_u64().unwrap()).sum::<u64>();
+    assert_eq!(sum("attested"), s["attested"].as_u64().unwrap());
+    assert_eq!(sum("rejected"), s["rejected"].as_u64().unwrap());
+    // The results themselves say how many tokens named the retired key.
+    let results = json_lines(&fs::read(&results).unwrap());
+    let retired = results
+        .iter()
+        .filter(|r| {
+            r["error"]["code"] == "unknown_key"
+                && r["error"]["message"]
+                    .as_str()
+                    .unwrap()
+                    .contains("\"es256-b\"")
+        })
+        .count() as u64;
+    assert!(retired > 50, "{retired}");
+    let row = rows
+        .iter()
+        .find(|r| r["key"] == "es256-b")
+        .unwrap_or_else(|| panic!("no es256-b row: {s}"));
+    assert_eq!(row["key_known"], false);
+    assert_eq!(row["type"], "jwt");
+    assert_eq!(row["issuer"], Value::Null);
+    assert_eq!(row["rejected"].as_u64().unwrap(), retired);
+    assert_eq!(row["by_code"]["unknown_key"].as_u64().unwrap(), retired);
+    let kept = rows
+        .iter()
+        .find(|r| r["key"] == "es256-a")
+        .unwrap_or_else(|| panic!("no es256-a row: {s}"));
+    assert_eq!(
+        (kept["issuer"].as_str(), kept["key_known"].as_bool()),
+        (Some("bootstrap-es256"), Some(true))
+    );
+    let x509pop = results.iter().filter(|r| r["type"] == "x509pop").count() as u64;
+    assert_eq!(
+        s["by_type"]["x509pop"]["rejected"].as_u64().unwrap(),
+        x509pop,
+        "every leaf is under the old CA"
+    );
+    // The stderr table has the same row.
+    let stderr = String::from_utf8(out.stderr).unwrap();
+    let line = stderr
+        .lines()
+        .find(|l| l.contains("es256-b (not configured)"))
+        .unwrap();
+    assert!(
+        line.trim_end().ends_with(&format!("unknown_key {retired}")),
+        "{line}"
+    );
 }

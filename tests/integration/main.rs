@@ -3,6 +3,11 @@
 //! - `wycheproof`: Project Wycheproof JWS, JWK and per-primitive signature vectors.
 //! - `cli`: end-to-end runs of the binary: every code of SPEC §5 for JWT and join tokens,
 //!   exact result lines, exit codes and fatal errors.
+//! - `diff`: `fleet-attest diff` of hand-built result files: every kind of change, exit codes,
+//!   the table's figures against the JSON totals; against gen's expected.jsonl.
+//! - `report`: the HTML reports: self-contained, escaped, their figures equal to the JSON; and
+//!   the demo diff's report opened in headless Chromium (`chromium`, which scripts/test.sh
+//!   installs), its rendered totals and charts checked, a screenshot in target/.
 //! - `determinism`: byte-identical output at 1 and 2 threads and from run to run.
 //! - `roundtrip`: `gen` fleets verified against their `expected.jsonl`.
 //! - `hostile`: deep nesting, huge numbers, invalid UTF-8, NUL, 1 MB lines, a million lines,
@@ -20,11 +25,13 @@
 
 mod cli;
 mod determinism;
+mod diff;
 mod hostile;
 mod jwt_attacks;
 mod properties;
 mod replay_state;
 mod replay_store;
+mod report;
 mod resume;
 mod roundtrip;
 mod run_files;

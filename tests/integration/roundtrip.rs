@@ -38,13 +38,22 @@ fn generated_fleet_matches_expected_for_every_record() {
     assert_eq!(results.len(), expected.len());
     let mut codes = std::collections::BTreeSet::new();
     for (got, want) in results.iter().zip(&expected) {
-        assert_eq!(got["id"], want["id"]);
-        assert_eq!(got["status"], want["status"], "{got}");
-        let code = got
-            .get("error")
-            .map_or(serde_json::Value::Null, |e| e["code"].clone());
-        assert_eq!(code, want["code"], "{got}");
-        if let Some(code) = code.as_str() {
+        // expected.jsonl has a result line's shape, less what only verifying tells.
+        for member in ["line", "id", "type", "status"] {
+            assert_eq!(got[member], want[member], "{member}: {got} vs {want}");
+        }
+        let (got_error, want_error) = (&got["error"], &want["error"]);
+        assert_eq!(got_error.is_null(), want_error.is_null(), "{got} vs {want}");
+        assert_eq!(got_error["stage"], want_error["stage"], "{got}");
+        assert_eq!(got_error["code"], want_error["code"], "{got}");
+        let members: Vec<&String> = want.as_object().unwrap().keys().collect();
+        let shape: &[&str] = if want_error.is_null() {
+            &["id", "line", "status", "type"]
+        } else {
+            &["error", "id", "line", "status", "type"]
+        };
+        assert_eq!(members, shape, "{want}");
+        if let Some(code) = got_error["code"].as_str() {
             codes.insert(code.to_owned());
         }
     }
