@@ -33,6 +33,8 @@ enum Command {
     Gen(crate::gen::GenArgs),
     /// Measure the engine end to end against the crypto ceiling.
     Bench(crate::bench::BenchArgs),
+    /// Load-test a running SPIRE server: attest a `gen --live` fleet over its AttestAgent API.
+    Load(crate::load::LoadArgs),
 }
 
 #[derive(Args, Debug)]
@@ -116,6 +118,7 @@ pub fn main() -> u8 {
         Command::Verify(args) => verify(args),
         Command::Gen(args) => crate::gen::run(&args),
         Command::Bench(args) => crate::bench::run(&args),
+        Command::Load(args) => crate::load::run(&args),
     };
     match result {
         Ok(()) => 0,

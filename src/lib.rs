@@ -16,6 +16,7 @@
 //! | pipeline | [`pipeline`] | workers (batches of 16 records per pass) and the ordered writer |
 //! | sink | [`sink`] | the result line format and the output |
 //! | cli, gen, bench | [`cli`], [`gen`], [`bench`](mod@bench) | the commands |
+//! | load | [`load`] | load-testing a running SPIRE server over its AttestAgent API with a `gen --live` fleet |
 //!
 //! Support: [`json`] (borrowed views over simd-json tapes), [`time`] (RFC 3339), [`hex`],
 //! [`order`] (bytewise `<` decided inline for short strings).
@@ -32,6 +33,7 @@ pub mod join_token;
 pub mod json;
 pub mod jwt;
 pub mod keys;
+pub mod load;
 pub mod order;
 pub mod pipeline;
 pub mod record;
