@@ -2,7 +2,10 @@
 # The test suite: `cargo test`, with what its Redis tests need. Debian's redis-server is
 # installed when missing (apt-get, as root), one server is started on loopback for the suite
 # (FLEET_ATTEST_TEST_REDIS) and stopped on exit; the tests that kill Redis or speak TLS to it
-# start servers of their own. Extra arguments go to `cargo test`.
+# start servers of their own. When Go is installed, spire-server v1.13.3 is built (cached in
+# target/spire/bin; ~5 min from a cold Go cache, seconds after) for the test of `load` against a
+# real server, which is skipped with its reason printed otherwise. Extra arguments go to
+# `cargo test`.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 if ! command -v redis-server >/dev/null; then
@@ -22,4 +25,11 @@ for _ in $(seq 50); do
 done
 redis-cli -p "$redis_port" ping >/dev/null
 export FLEET_ATTEST_TEST_REDIS="redis://127.0.0.1:$redis_port"
+if command -v go >/dev/null; then
+    spire_start=$(date +%s)
+    export FLEET_ATTEST_SPIRE_BIN=$(scripts/spire/build.sh)
+    echo "spire-server ready in $(( $(date +%s) - spire_start ))s: $FLEET_ATTEST_SPIRE_BIN"
+else
+    echo "go is not installed: the spire-server test will be skipped"
+fi
 cargo test "$@"

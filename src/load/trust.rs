@@ -226,7 +226,10 @@ mod tests {
         let id = "spiffe://example.org/spire/agent/join_token/abc";
         let (leaf, public) = svid(&issuer, &[id]);
         let usage = || KeyUsage::client_auth();
-        assert_eq!(bundle.verify_svid(&[leaf.clone()], id, usage()), Ok(public));
+        assert_eq!(
+            bundle.verify_svid(std::slice::from_ref(&leaf), id, usage()),
+            Ok(public)
+        );
 
         let other = "spiffe://example.org/spire/agent/join_token/abd";
         let err = bundle.verify_svid(&[leaf], other, usage()).unwrap_err();

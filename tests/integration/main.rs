@@ -12,6 +12,8 @@
 //! - `replay_store`: single use in a real Redis across concurrent `--shard` processes; Redis
 //!   unreachable at start and killed mid-run.
 //! - `resume`: SIGKILL at several points of a run, then `--resume`: identical bytes and state.
+//! - `spire_load`: `load` against a real spire-server: its agent list against `verify`,
+//!   re-attestation, a CA rotation (skipped when spire-server is not built).
 //! - `x509pop`: SPIRE x509pop transcripts from an independent implementation; the chain cache.
 
 mod cli;
@@ -22,6 +24,7 @@ mod replay_state;
 mod replay_store;
 mod resume;
 mod roundtrip;
+mod spire_load;
 mod support;
 mod wycheproof;
 mod x509pop;
