@@ -1,9 +1,12 @@
 #!/usr/bin/env bash
-# The test suite: `cargo test`, with what its Redis and browser tests need. Debian's
-# redis-server and chromium are installed when missing (apt-get, as root; chromium opens the
-# HTML report headless, from a file, with no network); one Redis server is started on loopback
-# for the suite (FLEET_ATTEST_TEST_REDIS) and stopped on exit; the tests that kill Redis or
-# speak TLS to it start servers of their own. Extra arguments go to `cargo test`.
+# The test suite. Debian's redis-server and chromium are installed when missing (apt-get, as
+# root; chromium opens the HTML reports headless, from a file, with no network); one Redis
+# server is started on loopback for the suite (FLEET_ATTEST_TEST_REDIS) and stopped on exit (the
+# tests that kill Redis or speak TLS to it start servers of their own). spire-server and
+# spire-agent v1.13.3 are built from conformance/spire with Go (cached in target/spire/bin; ~5 min
+# from a cold Go cache, seconds after) for the tests against a real server. Then `cargo test`
+# (extra arguments go to it) and the SPIRE conformance module (`go test` in conformance/spire)
+# against the fleet-attest binary just built.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 missing=()
@@ -27,6 +30,10 @@ for _ in $(seq 50); do
 done
 redis-cli -p "$redis_port" ping >/dev/null
 export FLEET_ATTEST_TEST_REDIS="redis://127.0.0.1:$redis_port"
+spire_start=$(date +%s)
+FLEET_ATTEST_SPIRE_BIN=$(scripts/spire/build.sh)
+export FLEET_ATTEST_SPIRE_BIN SPIRE_BIN=$FLEET_ATTEST_SPIRE_BIN
+echo "spire-server and spire-agent ready in $(( $(date +%s) - spire_start ))s: $FLEET_ATTEST_SPIRE_BIN"
 cargo test "$@"
 # SPIRE v1.13.3's own code judges the same evidence (conformance/spire, a Go module): its
 # x509pop plugin and join-token attestation against `fleet-attest verify`.

@@ -409,7 +409,7 @@ fn ratios(a: &[f64], b: &[f64]) -> Vec<f64> {
 
 /// CPU time (user + system) used so far by every thread of this process, in seconds.
 #[cfg(unix)]
-fn process_cpu_seconds() -> Option<f64> {
+pub(crate) fn process_cpu_seconds() -> Option<f64> {
     // SAFETY: getrusage only writes a `rusage` into the pointer it is given, which points to a
     // live, writable one (all-zero is a valid `rusage`: plain integers); nothing else is read.
     let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
@@ -421,7 +421,7 @@ fn process_cpu_seconds() -> Option<f64> {
 }
 
 #[cfg(not(unix))]
-fn process_cpu_seconds() -> Option<f64> {
+pub(crate) fn process_cpu_seconds() -> Option<f64> {
     None
 }
 

@@ -31,6 +31,8 @@ enum Command {
     /// agent ID, selectors or aliases. Exit 0 when nothing changed, 1 when something did, 2 on
     /// trouble.
     Diff(DiffArgs),
+    /// Load-test a running SPIRE server: attest a `gen --live` fleet over its AttestAgent API.
+    Load(crate::load::LoadArgs),
 }
 
 #[derive(Args, Debug)]
@@ -130,6 +132,7 @@ pub fn main() -> u8 {
             // Trouble is exit 2, as for diff(1).
             Err(message) => Err(crate::failure::Failure::usage(message)),
         },
+        Command::Load(args) => crate::load::run(&args),
     };
     match result {
         Ok(()) => 0,

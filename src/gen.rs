@@ -61,6 +61,9 @@ pub struct GenArgs {
     /// Fraction of records that must be rejected, cycling through every code.
     #[arg(long, default_value_t = 0.0)]
     pub invalid_fraction: f64,
+    /// A fleet for a running SPIRE server (`gen --live`, src/gen/live.rs).
+    #[command(flatten)]
+    pub live: live::LiveArgs,
 }
 
 /// Limits written into generated configs: small, so that oversized records stay cheap.
@@ -272,6 +275,7 @@ impl Defect {
 }
 
 mod ecdsa;
+pub mod live;
 
 use ecdsa::FixedNonceSigner;
 
@@ -753,6 +757,10 @@ fn today() -> i64 {
 
 /// Runs `gen`.
 pub fn run(args: &GenArgs) -> Result<(), Failure> {
+    if args.live.live {
+        let now = args.now.unwrap_or_else(today);
+        return live::run(&args.live, &args.out, args.nodes, args.seed, now);
+    }
     for (name, f) in [
         ("--x509pop-fraction", args.x509pop_fraction),
         ("--join-token-fraction", args.join_token_fraction),

@@ -18,6 +18,7 @@
 //! | run files | [`run_files`], [`namespaces`] | a `verify` run's paths, preflight, locks and run record; which attestor produced which agent ID |
 //! | cli, gen, bench | [`cli`], [`gen`], [`bench`](mod@bench) | the commands |
 //! | summaries, diff, reports | [`outcomes`], [`summary`], [`results`], [`diff`], [`report`] | outcomes by type, issuer, key and code; result lines read back; two runs compared; the HTML reports |
+//! | load | [`load`] | load-testing a running SPIRE server over its AttestAgent API with a `gen --live` fleet |
 //!
 //! Support: [`json`] (borrowed views over simd-json tapes), [`time`] (RFC 3339, the clock),
 //! [`hex`], [`text`] (quoting untrusted text, plurals, terminal-safe text), [`failure`] (a
@@ -37,6 +38,7 @@ pub mod join_token;
 pub mod json;
 pub mod jwt;
 pub mod keys;
+pub mod load;
 pub mod namespaces;
 pub mod order;
 pub mod outcomes;

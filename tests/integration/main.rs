@@ -21,6 +21,8 @@
 //! - `resume`: SIGKILL at several points of a run, then `--resume`: identical bytes and state.
 //! - `run_files`: collisions between the files a run reads and writes, the preflight, locks,
 //!   the run record of `--resume`, replay-state tampering, a failed state save, SIGINT, exit 3.
+//! - `spire_load`: `load` against a real spire-server: its agent list against `verify`,
+//!   re-attestation, a CA rotation (skipped when spire-server is not built).
 //! - `x509pop`: SPIRE x509pop transcripts from an independent implementation; the chain cache.
 
 mod cli;
@@ -35,6 +37,7 @@ mod report;
 mod resume;
 mod roundtrip;
 mod run_files;
+mod spire_load;
 mod support;
 mod wycheproof;
 mod x509pop;
